@@ -78,8 +78,10 @@ func (h *Hub) Subscribe(ctx context.Context, session string, opts Options) (*Sub
 		}
 	}
 	sub.state = st
+	// History is already bounded by the broker's ring, so it may exceed the queue: a late joiner
+	// gets all of it rather than being dropped for a backlog it did not cause.
 	for _, ev := range evs {
-		sub.offer(ev)
+		sub.push(ev, 0)
 	}
 	sub.syncing = false
 	for _, ev := range sub.early {
@@ -160,13 +162,18 @@ func (sub *Subscription) offer(ev *event.Event) {
 		sub.early = append(sub.early, ev)
 		return
 	}
+	sub.push(ev, sub.hub.cfg.Load().QueueSize)
+}
+
+// push queues ev, collapsing progress events when the queue holds limit events (0: no limit).
+func (sub *Subscription) push(ev *event.Event, limit int) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	if sub.closed || ev.Seq <= sub.cursor {
 		return
 	}
 	sub.cursor = ev.Seq
-	if len(sub.queue) >= sub.hub.cfg.Load().QueueSize && !sub.makeRoom(ev) {
+	if limit > 0 && len(sub.queue) >= limit && !sub.makeRoom(ev, limit) {
 		sub.kickLocked(ErrSlowConsumer)
 		return
 	}
@@ -182,7 +189,7 @@ func (sub *Subscription) offer(ev *event.Event) {
 
 // makeRoom collapses queued progress events so that ev fits: a progress event is a state, so a
 // newer one replaces the queued ones. Terminal events always fit. sub.mu is held.
-func (sub *Subscription) makeRoom(ev *event.Event) bool {
+func (sub *Subscription) makeRoom(ev *event.Event, limit int) bool {
 	h := sub.hub
 	evCollapsible := !ev.Terminal && h.collapsible(ev.Type)
 	// Keep the newest queued collapsible event unless ev itself supersedes it.
@@ -209,7 +216,7 @@ func (sub *Subscription) makeRoom(ev *event.Event) bool {
 	if n := before - len(kept); n > 0 {
 		h.collapsed.Add(uint64(n))
 	}
-	return len(sub.queue) < h.cfg.Load().QueueSize || ev.Terminal
+	return len(sub.queue) < limit || ev.Terminal
 }
 
 // Ready has a value when events are waiting for Next.
