@@ -27,7 +27,7 @@ type Memory struct {
 }
 
 type memShard struct {
-	mu       sync.Mutex        // guards both maps and every memSession in them
+	mu       sync.Mutex // guards both maps and every memSession in them
 	sessions map[string]*memSession
 	watchers map[string]int // sessions with subscribers on this node; they never expire idle
 }
