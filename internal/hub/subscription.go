@@ -13,6 +13,10 @@ import (
 type Options struct {
 	After     uint64 // deliver events with Seq > After; 0 means all kept history
 	Transport string // "websocket", "sse", "poll", "socketio": for counts and metrics
+	// Notify, when set, is called instead of signalling Ready when the queue goes from empty to
+	// non-empty or the subscription is dropped. It runs under the hub's locks, so it must not block
+	// or call back into the subscription; it lets a transport keep no goroutine per idle subscriber.
+	Notify func()
 }
 
 // Subscription is one subscriber's view of one session: a bounded queue that the hub fills and the
@@ -33,6 +37,7 @@ type Subscription struct {
 	err       error
 	closed    bool
 	ready     chan struct{} // has a value when the queue went from empty to non-empty
+	notify    func()        // replaces ready when set
 	done      chan struct{} // closed when the hub drops the subscription
 	closeOnce sync.Once
 }
@@ -53,8 +58,11 @@ func (h *Hub) Subscribe(ctx context.Context, session string, opts Options) (*Sub
 		transport: opts.Transport,
 		cursor:    opts.After,
 		syncing:   true,
-		ready:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
+		notify:    opts.Notify,
+	}
+	if sub.notify == nil {
+		sub.ready = make(chan struct{}, 1)
 	}
 	if err := h.register(sub, session, cfg); err != nil {
 		h.subscribers.Add(-1)
@@ -180,10 +188,18 @@ func (sub *Subscription) push(ev *event.Event, limit int) {
 	wasEmpty := len(sub.queue) == 0
 	sub.queue = append(sub.queue, ev)
 	if wasEmpty {
-		select {
-		case sub.ready <- struct{}{}:
-		default:
-		}
+		sub.signal()
+	}
+}
+
+func (sub *Subscription) signal() {
+	if sub.notify != nil {
+		sub.notify()
+		return
+	}
+	select {
+	case sub.ready <- struct{}{}:
+	default:
 	}
 }
 
@@ -219,7 +235,7 @@ func (sub *Subscription) makeRoom(ev *event.Event, limit int) bool {
 	return len(sub.queue) < limit || ev.Terminal
 }
 
-// Ready has a value when events are waiting for Next.
+// Ready has a value when events are waiting for Next. It is nil when Options.Notify was set.
 func (sub *Subscription) Ready() <-chan struct{} { return sub.ready }
 
 // Done is closed when the hub dropped the subscription; Err says why.
@@ -276,6 +292,9 @@ func (sub *Subscription) kickLocked(err error) {
 		sub.hub.kicked.Add(1)
 	}
 	close(sub.done)
+	if sub.notify != nil {
+		sub.notify()
+	}
 }
 
 // Close releases the subscription. It is safe to call more than once.

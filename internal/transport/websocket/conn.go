@@ -1,0 +1,283 @@
+package websocket
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"github.com/progress-relay/progress-relay/internal/event"
+	"github.com/progress-relay/progress-relay/internal/hub"
+	"github.com/progress-relay/progress-relay/internal/transport"
+	"go.uber.org/zap"
+)
+
+// Close codes beyond RFC 6455's, in the private range.
+const (
+	// CloseUnauthorized: a missing, invalid or expired subscriber token (like HTTP 401).
+	CloseUnauthorized = 4401
+)
+
+// conn is one client connection. No goroutine waits on an idle connection's subscriptions: the hub
+// calls wake when events arrive, and wake starts a writer if none is running. Only the read loop
+// lives as long as the connection.
+type conn struct {
+	h        *Handler
+	cfg      *Config
+	ws  *websocket.Conn
+	raw *batchConn
+
+	mu        sync.Mutex // guards the fields below
+	subs      []*entry
+	writing   bool // a writer goroutine is running
+	again     bool // work arrived while writing
+	closing   bool // a close frame was queued or sent; no more data frames
+	closeCode int
+	closeText string
+	ended     bool // resources released
+
+	batch []*event.Event // owned by the running writer
+	ping  *time.Timer
+}
+
+// entry is one subscription of a connection.
+type entry struct {
+	sub      *hub.Subscription
+	envelope bool // frames are envelopes rather than the backend's data
+	finished bool // its terminal event was written; owned by the running writer
+}
+
+// subscribe adds a subscription; on failure it closes the connection with a reason and returns false.
+func (c *conn) subscribe(session string, after uint64, envelope bool) bool {
+	c.mu.Lock()
+	full := len(c.subs) >= c.cfg.MaxSessions
+	c.mu.Unlock()
+	if full {
+		c.closeWith(websocket.ClosePolicyViolation, "too many sessions on one connection")
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.WriteTimeout)
+	defer cancel()
+	sub, err := c.h.hub.Subscribe(ctx, session, hub.Options{
+		After: after, Transport: transport.WebSocket, Notify: c.wake,
+	})
+	if err != nil {
+		_, msg := transport.SubscribeStatus(err)
+		c.closeWith(websocket.CloseTryAgainLater, msg)
+		return false
+	}
+	if st := sub.State(); st.Finished && after >= st.TerminalSeq {
+		sub.Close()
+		c.closeWith(websocket.CloseNormalClosure, "session finished")
+		return false
+	}
+	c.mu.Lock()
+	if c.ended || c.closing {
+		c.mu.Unlock()
+		sub.Close()
+		return false
+	}
+	c.subs = append(c.subs, &entry{sub: sub, envelope: envelope})
+	c.mu.Unlock()
+	c.wake() // history may already be queued
+	return true
+}
+
+// wake makes sure a writer runs. The hub calls it under its locks: it never blocks.
+func (c *conn) wake() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	if c.writing {
+		c.again = true
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+	go c.writeLoop()
+}
+
+// writeLoop writes until there is nothing left to write.
+func (c *conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		c.again = false
+		subs := c.subs
+		closing, code, text := c.closing, c.closeCode, c.closeText
+		c.mu.Unlock()
+
+		var err error
+		if closing {
+			err = c.sendClose(code, text)
+		} else {
+			err = c.writeEvents(subs)
+		}
+		if err != nil {
+			c.cfg.Log.Debug("websocket write failed", zap.Error(err))
+			c.end()
+			return
+		}
+
+		c.mu.Lock()
+		if !c.again || c.ended {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// writeEvents writes every queued event of every subscription in one flush, then decides whether
+// the connection is finished.
+func (c *conn) writeEvents(subs []*entry) error {
+	c.raw.begin()
+	deadline := time.Now().Add(c.cfg.WriteTimeout)
+	c.ws.SetWriteDeadline(deadline)
+	var written []*event.Event
+	live, dropped := 0, error(nil)
+	var err error
+	for _, e := range subs {
+		if e.finished {
+			continue
+		}
+		c.batch = e.sub.Next(c.batch)
+		for _, ev := range c.batch {
+			if err = c.ws.WritePreparedMessage(frame(ev, e.envelope)); err != nil {
+				break
+			}
+			e.finished = e.finished || ev.Terminal
+		}
+		if c.cfg.Observe != nil {
+			written = append(written, c.batch...)
+		}
+		if err != nil {
+			break
+		}
+		select {
+		case <-e.sub.Done():
+			if e.sub.Len() == 0 && !e.finished {
+				dropped = e.sub.Err()
+			}
+		default:
+		}
+		if !e.finished {
+			live++
+		}
+	}
+	if ferr := c.raw.end(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if c.cfg.Observe != nil {
+		now := time.Now()
+		for _, ev := range written {
+			c.cfg.Observe(transport.WebSocket, ev, now.Sub(ev.Time))
+		}
+	}
+	switch {
+	case errors.Is(dropped, hub.ErrShutdown):
+		c.closeWith(websocket.CloseGoingAway, "relay shutting down")
+	case errors.Is(dropped, hub.ErrSlowConsumer):
+		c.closeWith(websocket.CloseTryAgainLater, "too slow: reconnect and resume from your last seq")
+	case live == 0 && len(subs) > 0:
+		c.closeWith(websocket.CloseNormalClosure, "session finished")
+	}
+	return nil
+}
+
+// frame returns the prepared message for ev, built once per event and shared by all connections.
+func frame(ev *event.Event, envelope bool) *websocket.PreparedMessage {
+	if envelope {
+		return ev.Memo(event.SlotWSEnvelope, prepareEnvelope).(*websocket.PreparedMessage)
+	}
+	return ev.Memo(event.SlotWSData, prepareData).(*websocket.PreparedMessage)
+}
+
+func prepareData(ev *event.Event) any { return prepare(ev.Data) }
+
+func prepareEnvelope(ev *event.Event) any { return prepare(ev.Envelope()) }
+
+func prepare(b []byte) *websocket.PreparedMessage {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		// NewPreparedMessage fails only on an invalid message type; TextMessage is valid.
+		panic("websocket: preparing a text message: " + err.Error())
+	}
+	return pm
+}
+
+// closeWith queues a close frame; the connection ends when the client answers or after a second.
+func (c *conn) closeWith(code int, text string) {
+	text = clip(text, maxCloseReason)
+	c.mu.Lock()
+	if c.closing || c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.closing, c.closeCode, c.closeText = true, code, text
+	c.mu.Unlock()
+	c.wake()
+}
+
+func (c *conn) sendClose(code int, text string) error {
+	msg := websocket.FormatCloseMessage(code, text)
+	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	// The read loop ends the connection when the client's close frame arrives; do not wait on a
+	// client that never sends one.
+	time.AfterFunc(time.Second, c.end)
+	return nil
+}
+
+// end releases everything once: subscriptions, the keepalive timer and the socket.
+func (c *conn) end() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	subs := c.subs
+	c.subs = nil
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.mu.Unlock()
+	for _, e := range subs {
+		e.sub.Close()
+	}
+	c.raw.Close()
+	c.h.forget(c)
+}
+
+// registration is the seed protocol's subscribe message.
+type registration struct {
+	SessionID json.RawMessage `json:"sessionId"`
+	Token     string          `json:"token"`
+	After     json.RawMessage `json:"after"`
+	Envelope  bool            `json:"envelope"`
+}
+
+// maxCloseReason is what fits in a close frame: 125 bytes of payload less the 2-byte code.
+const maxCloseReason = 123
+
+// clip shortens s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
