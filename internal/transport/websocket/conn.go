@@ -25,8 +25,8 @@ const (
 // calls wake when events arrive, and wake starts a writer if none is running. Only the read loop
 // lives as long as the connection.
 type conn struct {
-	h        *Handler
-	cfg      *Config
+	h   *Handler
+	cfg *Config
 	ws  *websocket.Conn
 	raw *batchConn
 
