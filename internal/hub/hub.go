@@ -124,8 +124,12 @@ func (h *Hub) Deliver(ev *event.Event) {
 func (h *Hub) Resync() {
 	for _, s := range h.snapshot() {
 		s.mu.Lock()
-		if s.known && !s.dead {
+		switch {
+		case s.dead:
+		case s.known:
 			s.startFill()
+		default:
+			s.stale = true // its first history read may predate the reconnect
 		}
 		s.mu.Unlock()
 	}

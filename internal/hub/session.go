@@ -23,6 +23,7 @@ type session struct {
 	last    uint64          // highest seq fanned out; events arrive and leave in order from here
 	pending []*event.Event  // events past a gap (or before known), sorted by seq
 	filling bool            // a history read is under way to fill the gap
+	stale   bool            // a Resync came while the first history read was under way
 	dead    bool            // removed from the hub; a new session object replaces it
 }
 

@@ -81,7 +81,8 @@ func (h *Hub) Subscribe(ctx context.Context, session string, opts Options) (*Sub
 		s.known = true
 		s.last = st.Last
 		s.release()
-		if len(s.pending) > 0 {
+		if len(s.pending) > 0 || s.stale {
+			s.stale = false
 			s.startFill()
 		}
 	}

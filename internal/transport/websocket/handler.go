@@ -28,8 +28,6 @@ type Config struct {
 	RegisterTimeout time.Duration // seed protocol: the first message must arrive within this
 	MaxMessage      int64         // largest message a client may send, in bytes
 	MaxSessions     int           // subscriptions one seed-protocol connection may hold
-	// CheckOrigin decides whether a browser's Origin may connect; nil means same origin only.
-	CheckOrigin func(r *http.Request) bool
 	// Authorize checks a subscriber token for a session; nil means no tokens are required.
 	Authorize func(session, token string) error
 	// Observe, when set, is told of each event written and its publish-to-write latency.
@@ -133,7 +131,8 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 		// connection should hold little memory.
 		ReadBufferSize:  512,
 		WriteBufferPool: &gorillaWritePool,
-		CheckOrigin:     cfg.CheckOrigin,
+		// The caller applies the relay's origin policy before the upgrade, with CORS in mind.
+		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			reply.Error(w, status, "websocket: "+reason.Error())
 		},
