@@ -1,0 +1,247 @@
+// Package caddymodule registers the progress_relay HTTP handler with Caddy: configuration
+// (Caddyfile and JSON), lifecycle (Provision, Validate, Cleanup) and the routing of requests to the
+// relay in internal/. Nothing below this package knows Caddy.
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/progress-relay/progress-relay/internal/ingest/webhook"
+)
+
+func init() {
+	caddy.RegisterModule(Relay{})
+	httpcaddyfile.RegisterHandlerDirective("progress_relay", parseCaddyfile)
+	// After encode (which leaves text/event-stream alone) and before reverse_proxy, so that a
+	// plain site block needs no global order line and the relay sees requests before the backend.
+	httpcaddyfile.RegisterDirectiveOrder("progress_relay", httpcaddyfile.After, "encode")
+}
+
+// Off is the value that disables an endpoint.
+const Off = "off"
+
+// Relay is the progress_relay handler: it takes import progress in from a backend (webhooks) and
+// fans it out to browsers over WebSocket, SSE and long-polling, keyed by session ID.
+type Relay struct {
+	// Path of the seed-protocol WebSocket: clients connect and send {"sessionId": id}. Only
+	// requests with Upgrade: websocket are taken; others pass to the next handler.
+	// Default "/"; "off" disables it.
+	WebSocket string `json:"websocket,omitempty"`
+	// Path template of the per-session endpoint, with {session}: SSE when the client accepts
+	// text/event-stream, WebSocket on an upgrade, long-poll JSON otherwise.
+	// Default "/api/import/progress/{session}"; "off" disables it.
+	Subscribe string `json:"subscribe,omitempty"`
+	// Path of the health endpoint. Default "/relay/health"; "off" disables it.
+	Health string `json:"health,omitempty"`
+	// Webhook endpoints that take events in. Several may be given.
+	Webhooks []*Webhook `json:"webhooks,omitempty"`
+
+	// Events kept per session for late joiners and resumes. Default 100.
+	History int `json:"history,omitempty"`
+	// How long a session is kept after its terminal event. Default 10m.
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+	// How long a session with no events and no subscribers is kept. Default 1h.
+	IdleTTL caddy.Duration `json:"idle_ttl,omitempty"`
+	// Event types that finish a session. Default ["complete", "error"].
+	Terminal []string `json:"terminal,omitempty"`
+	// Events queued per subscriber before progress events collapse into the latest. Default 256.
+	QueueSize int `json:"queue_size,omitempty"`
+	// A subscriber that cannot take a write for this long is disconnected. Default 10s.
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+	// Sessions held by this node; more answer 503. Default 100000.
+	MaxSessions int `json:"max_sessions,omitempty"`
+	// Subscribers on this node; more answer 503. Default 100000.
+	MaxSubscribers int `json:"max_subscribers,omitempty"`
+	// Origins allowed to subscribe from a browser (CORS and the WebSocket Origin check).
+	// Default: same origin only. "*" allows any origin and must be written explicitly.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+
+	inst     *instance
+	key      string
+	logger   *zap.Logger
+	webhooks []*webhookRoute
+	sub      pattern
+	origins  origins
+}
+
+// Webhook is one webhook endpoint.
+type Webhook struct {
+	// Path, optionally with {session} naming the session of events that carry none.
+	Path string `json:"path"`
+	// Shared secret: the body's HMAC-SHA256 in X-Relay-Signature: sha256=<hex>.
+	Secret string `json:"secret,omitempty"`
+	// Token expected in Authorization: Bearer <token>.
+	Bearer string `json:"bearer,omitempty"`
+	// Accept webhooks without authentication. Required when neither secret nor bearer is set.
+	Insecure bool `json:"insecure,omitempty"`
+	// gjson path of the session ID. Default "sessionId".
+	SessionField string `json:"session_field,omitempty"`
+	// gjson path of the event type. Default "type"; events without one are "progress".
+	TypeField string `json:"type_field,omitempty"`
+	// gjson path of the source event ID, for duplicate suppression. Default: none.
+	IDField string `json:"id_field,omitempty"`
+	// Largest body accepted, in bytes. Default 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+	// Most events in one request. Default 1000.
+	MaxEvents int `json:"max_events,omitempty"`
+	// Header with unix seconds signed together with the body, bounding replays. Needs secret.
+	TimestampHeader string `json:"timestamp_header,omitempty"`
+	// Events per second accepted from one client IP; 0 means no limit.
+	Rate float64 `json:"rate,omitempty"`
+	// Events a client may send at once under rate. Default: one second's worth.
+	Burst int `json:"burst,omitempty"`
+	// Also pass each accepted webhook, with its original body, to the next handler.
+	Forward bool `json:"forward,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Relay) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.progress_relay",
+		New: func() caddy.Module { return new(Relay) },
+	}
+}
+
+// Provision applies defaults, gets (or creates) the relay instance shared across config reloads,
+// and builds the request routes.
+func (r *Relay) Provision(ctx caddy.Context) error {
+	r.logger = ctx.Logger()
+	r.applyDefaults()
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	inst, key, err := loadInstance(r)
+	if err != nil {
+		return err
+	}
+	r.inst, r.key = inst, key
+	inst.configure(r)
+
+	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
+		// On exit (not on a reload), end long-lived streams so that the server's graceful
+		// shutdown does not wait on them: SSE and long-polls end, WebSockets get 1001.
+		srv.RegisterOnShutdown(func() {
+			if caddy.Exiting() {
+				inst.shutdown()
+			}
+		})
+	}
+
+	for _, wh := range r.Webhooks {
+		route, err := newWebhookRoute(wh, inst, r.logger)
+		if err != nil {
+			return err
+		}
+		r.webhooks = append(r.webhooks, route)
+	}
+	return nil
+}
+
+func (r *Relay) applyDefaults() {
+	set := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	set(&r.WebSocket, "/")
+	set(&r.Subscribe, "/api/import/progress/{session}")
+	set(&r.Health, "/relay/health")
+	if r.History == 0 {
+		r.History = 100
+	}
+	if r.SessionTTL == 0 {
+		r.SessionTTL = caddy.Duration(10 * time.Minute)
+	}
+	if r.IdleTTL == 0 {
+		r.IdleTTL = caddy.Duration(time.Hour)
+	}
+	if len(r.Terminal) == 0 {
+		r.Terminal = []string{"complete", "error"}
+	}
+	if r.QueueSize == 0 {
+		r.QueueSize = 256
+	}
+	if r.WriteTimeout == 0 {
+		r.WriteTimeout = caddy.Duration(10 * time.Second)
+	}
+	if r.MaxSessions == 0 {
+		r.MaxSessions = 100000
+	}
+	if r.MaxSubscribers == 0 {
+		r.MaxSubscribers = 100000
+	}
+}
+
+// Validate checks the configuration; errors name the setting.
+func (r *Relay) Validate() error {
+	var errs []error
+	for name, v := range map[string]int{"history": r.History, "queue_size": r.QueueSize,
+		"max_sessions": r.MaxSessions, "max_subscribers": r.MaxSubscribers} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
+		}
+	}
+	for name, d := range map[string]caddy.Duration{"session_ttl": r.SessionTTL, "idle_ttl": r.IdleTTL,
+		"write_timeout": r.WriteTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, time.Duration(d)))
+		}
+	}
+	var err error
+	if r.sub, err = parsePattern(r.Subscribe); err != nil {
+		errs = append(errs, fmt.Errorf("subscribe: %w", err))
+	}
+	if r.WebSocket != Off && (r.WebSocket == "" || r.WebSocket[0] != '/') {
+		errs = append(errs, fmt.Errorf("websocket: path %q must start with /", r.WebSocket))
+	}
+	if r.Health != Off && (r.Health == "" || r.Health[0] != '/') {
+		errs = append(errs, fmt.Errorf("health: path %q must start with /", r.Health))
+	}
+	if r.origins, err = parseOrigins(r.AllowedOrigins); err != nil {
+		errs = append(errs, fmt.Errorf("allowed_origins: %w", err))
+	}
+	for i, wh := range r.Webhooks {
+		if wh == nil {
+			errs = append(errs, fmt.Errorf("webhooks[%d]: empty", i))
+			continue
+		}
+		if _, err := parsePattern(wh.Path); err != nil || wh.Path == Off {
+			errs = append(errs, fmt.Errorf("webhook %q: path must start with / and may hold one {session}", wh.Path))
+		}
+		if !wh.Insecure && wh.Secret == "" && wh.Bearer == "" {
+			errs = append(errs, fmt.Errorf("webhook %s: %w", wh.Path, webhook.ErrNoAuth))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Cleanup releases this config's hold on the shared relay instance; the last config to let go
+// closes it.
+func (r *Relay) Cleanup() error {
+	if r.key == "" {
+		return nil
+	}
+	_, err := instances.Delete(r.key)
+	return err
+}
+
+// ServeHTTP routes a request to the relay endpoint it addresses, or to next.
+func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request, next caddyhttp.Handler) error {
+	return r.route(w, req, next)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Relay)(nil)
+	_ caddy.Validator             = (*Relay)(nil)
+	_ caddy.CleanerUpper          = (*Relay)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Relay)(nil)
+)
