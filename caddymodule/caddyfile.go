@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,25 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    write_timeout   10s
 //	    max_sessions    100000
 //	    max_subscribers 100000
+//	    max_subscribers_per_session <n>              # default: no limit
 //	    allowed_origins <origin...>                  # default: same origin only
+//	    subscriber_secret <secret>                   # require signed subscriber tokens
+//	    broker memory | redis <url> {                # default memory
+//	        prefix      relay:
+//	        history_ttl 1h
+//	    }
+//	    upstream_sse <url with {session}> {          # pull the backend's SSE per watched session
+//	        header     <name> <value>                # may be repeated
+//	        idle       30s
+//	        max_event  1MiB
+//	        type_field type
+//	        retry      1s
+//	        max_retry  30s
+//	    }
+//	    tee_sse <path with {session}> {              # publish SSE the next handler proxies
+//	        max_event  1MiB
+//	        type_field type
+//	    }
 //	}
 func (r *Relay) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -100,6 +119,22 @@ func (r *Relay) unmarshalSubdirective(d *caddyfile.Dispenser, name string) error
 		return intArg(d, &r.MaxSessions, 1)
 	case "max_subscribers":
 		return intArg(d, &r.MaxSubscribers, 1)
+	case "max_subscribers_per_session":
+		return intArg(d, &r.MaxSubscribersPerSession, 1)
+	case "subscriber_secret":
+		return stringArg(d, &r.SubscriberSecret)
+	case "broker":
+		b, err := unmarshalBroker(d)
+		r.Broker = b
+		return err
+	case "upstream_sse":
+		u, err := unmarshalUpstreamSSE(d)
+		r.UpstreamSSE = u
+		return err
+	case "tee_sse":
+		t, err := unmarshalTeeSSE(d)
+		r.TeeSSE = t
+		return err
 	case "allowed_origins":
 		r.AllowedOrigins = d.RemainingArgs()
 		if len(r.AllowedOrigins) == 0 {
@@ -170,6 +205,122 @@ func unmarshalWebhook(d *caddyfile.Dispenser) (*Webhook, error) {
 		return nil, d.Errf("webhook %s: insecure cannot be combined with secret or bearer", wh.Path)
 	}
 	return wh, nil
+}
+
+func unmarshalBroker(d *caddyfile.Dispenser) (*BrokerConfig, error) {
+	b := new(BrokerConfig)
+	if !d.NextArg() {
+		return nil, d.Errf("broker needs a type: memory or redis <url>")
+	}
+	b.Type = d.Val()
+	switch b.Type {
+	case "memory":
+		if d.NextArg() {
+			return nil, d.Errf("broker memory takes no arguments")
+		}
+	case "redis":
+		if !d.NextArg() {
+			return nil, d.Errf("broker redis needs a URL like redis://127.0.0.1:6379/0")
+		}
+		b.URL = d.Val()
+		if d.NextArg() {
+			return nil, d.Errf("broker redis takes one URL, got another: %q", d.Val())
+		}
+	default:
+		return nil, d.Errf("broker %q is not memory or redis", b.Type)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if b.Type != "redis" {
+			return nil, d.Errf("broker memory takes no options")
+		}
+		var err error
+		switch d.Val() {
+		case "prefix":
+			err = stringArg(d, &b.Prefix)
+		case "history_ttl":
+			err = durationArg(d, &b.HistoryTTL)
+		default:
+			err = d.Errf("unknown broker option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func unmarshalUpstreamSSE(d *caddyfile.Dispenser) (*UpstreamSSE, error) {
+	u := new(UpstreamSSE)
+	if err := stringArg(d, &u.URL); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(u.URL, sessionPlaceholder) {
+		return nil, d.Errf("upstream_sse: URL %q needs {session} where the session ID goes", u.URL)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.Errf("header takes <name> <value>")
+			}
+			if u.Header == nil {
+				u.Header = http.Header{}
+			}
+			u.Header.Add(args[0], args[1])
+		case "idle":
+			err = durationArg(d, &u.Idle)
+		case "max_event":
+			err = sizeIntArg(d, &u.MaxEvent)
+		case "type_field":
+			err = stringArg(d, &u.TypeField)
+		case "retry":
+			err = durationArg(d, &u.Retry)
+		case "max_retry":
+			err = durationArg(d, &u.MaxRetry)
+		default:
+			err = d.Errf("unknown upstream_sse option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func unmarshalTeeSSE(d *caddyfile.Dispenser) (*TeeSSE, error) {
+	t := new(TeeSSE)
+	if err := pathArg(d, &t.Path); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(t.Path, sessionPlaceholder) {
+		return nil, d.Errf("tee_sse: path %q needs {session}", t.Path)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "max_event":
+			err = sizeIntArg(d, &t.MaxEvent)
+		case "type_field":
+			err = stringArg(d, &t.TypeField)
+		default:
+			err = d.Errf("unknown tee_sse option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func sizeIntArg(d *caddyfile.Dispenser, dst *int) error {
+	var n int64
+	if err := sizeArg(d, &n); err != nil {
+		return err
+	}
+	*dst = int(n)
+	return nil
 }
 
 func noArgs(d *caddyfile.Dispenser) error {

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/progress-relay/progress-relay/internal/broker"
 	"github.com/progress-relay/progress-relay/internal/hub"
@@ -16,20 +19,39 @@ import (
 // the old one (dropping one), so the instance, and every connection on it, carries over.
 var instances = caddy.NewUsagePool()
 
-// instance is one relay: a broker, the hub over it, and the connection-owning transports.
+// configurableBroker is a broker whose options a reload can change in place.
+type configurableBroker interface {
+	broker.Broker
+	SetOptions(broker.Options)
+}
+
+// instance is one relay: a broker, the hub over it, and what owns long-lived connections.
 type instance struct {
-	broker *broker.Memory
+	broker configurableBroker
 	hub    *hub.Hub
 	ws     *websocket.Handler
+	pull   *pullSwitch
+
+	ctx    context.Context // ends when the instance is destroyed; bounds background publishing
+	cancel context.CancelFunc
 
 	stopOnce sync.Once
 }
 
+// instanceKey names the broker an instance is built on: handlers that name the same broker share
+// sessions, and a reload keeps them.
+func instanceKey(r *Relay) string {
+	if r.Broker == nil || r.Broker.Type == "memory" {
+		return "progress_relay:memory"
+	}
+	return fmt.Sprintf("progress_relay:redis:%s:%s", r.Broker.URL, r.Broker.Prefix)
+}
+
 // loadInstance returns the shared instance for r's broker, creating it on first use.
-func loadInstance(r *Relay) (*instance, string, error) {
-	const key = "progress_relay:memory"
+func loadInstance(ctx caddy.Context, r *Relay) (*instance, string, error) {
+	key := instanceKey(r)
 	v, _, err := instances.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newInstance(r)
+		return newInstance(ctx, r)
 	})
 	if err != nil {
 		return nil, "", err
@@ -37,20 +59,42 @@ func loadInstance(r *Relay) (*instance, string, error) {
 	return v.(*instance), key, nil
 }
 
-func newInstance(r *Relay) (*instance, error) {
-	b := broker.NewMemory(r.brokerOptions())
+func newInstance(ctx caddy.Context, r *Relay) (*instance, error) {
+	var b configurableBroker
+	if r.Broker == nil || r.Broker.Type == "memory" {
+		b = broker.NewMemory(r.brokerOptions())
+	} else {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		rb, err := broker.NewRedis(rctx, broker.RedisOptions{
+			URL:        r.Broker.URL,
+			Prefix:     r.Broker.Prefix,
+			HistoryTTL: time.Duration(r.Broker.HistoryTTL),
+			Logger:     r.logger.Named("redis"),
+		}, r.brokerOptions())
+		if err != nil {
+			return nil, fmt.Errorf("broker redis: %w", err)
+		}
+		b = rb
+	}
 	h, err := hub.New(b, r.hubConfig())
 	if err != nil {
+		b.Close()
 		return nil, err
 	}
-	return &instance{broker: b, hub: h, ws: websocket.New(h, r.websocketConfig())}, nil
+	ictx, cancel := context.WithCancel(context.Background())
+	inst := &instance{broker: b, hub: h, ws: websocket.New(h, r.websocketConfig()),
+		pull: newPullSwitch(), ctx: ictx, cancel: cancel}
+	h.AddWatcher(inst.pull)
+	return inst, nil
 }
 
 // configure applies r's settings to the shared instance; a reload changes them in place.
-func (i *instance) configure(r *Relay) {
+func (i *instance) configure(r *Relay) error {
 	i.broker.SetOptions(r.brokerOptions())
 	i.hub.SetConfig(r.hubConfig())
 	i.ws.SetConfig(r.websocketConfig())
+	return i.pull.configure(r, i.broker)
 }
 
 // shutdownWait bounds how long exit waits for WebSocket clients to answer the close frame.
@@ -67,6 +111,8 @@ func (i *instance) shutdown() {
 // Destruct implements caddy.Destructor: the last config using the instance is gone.
 func (i *instance) Destruct() error {
 	i.shutdown()
+	i.pull.close()
+	i.cancel()
 	return i.hub.Close()
 }
 
@@ -84,12 +130,14 @@ func (r *Relay) hubConfig() hub.Config {
 	c := hub.DefaultConfig()
 	c.QueueSize = r.QueueSize
 	c.MaxSubscribers = r.MaxSubscribers
+	c.MaxPerSession = r.MaxSubscribersPerSession
 	return c
 }
 
 func (r *Relay) websocketConfig() websocket.Config {
 	c := websocket.DefaultConfig()
 	c.WriteTimeout = time.Duration(r.WriteTimeout)
-	c.Log = r.logger
+	c.Authorize = r.authorize
+	c.Log = r.logger.With(zap.String("transport", "websocket"))
 	return c
 }

@@ -60,9 +60,21 @@ type Relay struct {
 	MaxSessions int `json:"max_sessions,omitempty"`
 	// Subscribers on this node; more answer 503. Default 100000.
 	MaxSubscribers int `json:"max_subscribers,omitempty"`
+	// Subscribers of one session on this node; more answer 503. Default: no limit.
+	MaxSubscribersPerSession int `json:"max_subscribers_per_session,omitempty"`
 	// Origins allowed to subscribe from a browser (CORS and the WebSocket Origin check).
 	// Default: same origin only. "*" allows any origin and must be written explicitly.
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// Secret that signs subscriber tokens (see the tokens package). When set, every subscription
+	// must present a valid token for its session. Default: no tokens.
+	SubscriberSecret string `json:"subscriber_secret,omitempty"`
+
+	// Where events are sequenced and shared. Default: the embedded memory broker (one node).
+	Broker *BrokerConfig `json:"broker,omitempty"`
+	// Pull each watched session's events from the backend's own SSE endpoint.
+	UpstreamSSE *UpstreamSSE `json:"upstream_sse,omitempty"`
+	// Publish the events of SSE responses that the next handler (reverse_proxy) sends.
+	TeeSSE *TeeSSE `json:"tee_sse,omitempty"`
 
 	inst     *instance
 	key      string
@@ -70,6 +82,48 @@ type Relay struct {
 	webhooks []*webhookRoute
 	sub      pattern
 	origins  origins
+	tee      *teeRoute
+}
+
+// BrokerConfig selects the broker.
+type BrokerConfig struct {
+	// "memory" (default) or "redis".
+	Type string `json:"type,omitempty"`
+	// Redis URL: redis://[:password@]host:port[/db], rediss:// for TLS, or a Sentinel URL
+	// redis://sentinel:26379?master_name=NAME.
+	URL string `json:"url,omitempty"`
+	// Prefix of the relay's Redis keys and channel. Default "relay:".
+	Prefix string `json:"prefix,omitempty"`
+	// How long an unfinished session's events stay in Redis without activity. Default: idle_ttl.
+	HistoryTTL caddy.Duration `json:"history_ttl,omitempty"`
+}
+
+// UpstreamSSE pulls events from the backend's SSE endpoint, one connection per watched session.
+type UpstreamSSE struct {
+	// URL with {session}, e.g. http://backend:3000/api/import/progress/{session}.
+	URL string `json:"url"`
+	// Extra request headers, such as credentials for the backend.
+	Header http.Header `json:"header,omitempty"`
+	// How long a connection stays open after the session's last subscriber left. Default 30s.
+	Idle caddy.Duration `json:"idle,omitempty"`
+	// Largest event accepted, in bytes; a larger one breaks the connection. Default 1 MiB.
+	MaxEvent int `json:"max_event,omitempty"`
+	// gjson path of the type in the event data, when the SSE event: field gives none. Default "type".
+	TypeField string `json:"type_field,omitempty"`
+	// Reconnection delay until the upstream sets one with retry:. Default 1s.
+	Retry caddy.Duration `json:"retry,omitempty"`
+	// Cap of the exponential reconnection backoff. Default 30s.
+	MaxRetry caddy.Duration `json:"max_retry,omitempty"`
+}
+
+// TeeSSE publishes the events of SSE responses passing through to the next handler.
+type TeeSSE struct {
+	// Path with {session} of the proxied SSE endpoint.
+	Path string `json:"path"`
+	// Largest event parsed, in bytes; past it a response is passed on without teeing. Default 1 MiB.
+	MaxEvent int `json:"max_event,omitempty"`
+	// gjson path of the type in the event data, when the SSE event: field gives none. Default "type".
+	TypeField string `json:"type_field,omitempty"`
 }
 
 // Webhook is one webhook endpoint.
@@ -118,12 +172,14 @@ func (r *Relay) Provision(ctx caddy.Context) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	inst, key, err := loadInstance(r)
+	inst, key, err := loadInstance(ctx, r)
 	if err != nil {
 		return err
 	}
 	r.inst, r.key = inst, key
-	inst.configure(r)
+	if err := inst.configure(r); err != nil {
+		return err
+	}
 
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
 		// On exit (not on a reload), end long-lived streams so that the server's graceful
@@ -141,6 +197,11 @@ func (r *Relay) Provision(ctx caddy.Context) error {
 			return err
 		}
 		r.webhooks = append(r.webhooks, route)
+	}
+	if r.TeeSSE != nil {
+		if r.tee, err = newTeeRoute(r.TeeSSE, r, inst); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -207,6 +268,9 @@ func (r *Relay) Validate() error {
 	}
 	if r.origins, err = parseOrigins(r.AllowedOrigins); err != nil {
 		errs = append(errs, fmt.Errorf("allowed_origins: %w", err))
+	}
+	if err := r.validateSources(); err != nil {
+		errs = append(errs, err)
 	}
 	for i, wh := range r.Webhooks {
 		if wh == nil {

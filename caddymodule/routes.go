@@ -28,6 +28,12 @@ func (r *Relay) route(w http.ResponseWriter, req *http.Request, next caddyhttp.H
 			return wh.serve(w, req, session, next)
 		}
 	}
+	if r.tee != nil {
+		// Before subscribe: the proxied stream is the backend's, even on a path subscribe shares.
+		if session, ok := r.tee.pattern.match(path); ok {
+			return r.tee.serve(w, req, session, next)
+		}
+	}
 	if session, ok := r.sub.match(path); ok {
 		r.serveSubscribe(w, req, session)
 		return nil
@@ -37,7 +43,7 @@ func (r *Relay) route(w http.ResponseWriter, req *http.Request, next caddyhttp.H
 			refuseOrigin(w, req)
 			return nil
 		}
-		r.inst.ws.ServeSeed(w, req)
+		r.inst.ws.ServeSeed(w, req, requestToken(req))
 		return nil
 	}
 	return next.ServeHTTP(w, req)
@@ -61,6 +67,11 @@ func (r *Relay) serveSubscribe(w http.ResponseWriter, req *http.Request, session
 	}
 	if !r.origins.allowed(req) {
 		refuseOrigin(w, req)
+		return
+	}
+	if err := r.authorize(session, requestToken(req)); err != nil {
+		r.origins.cors(w, req)
+		refuseToken(w, err)
 		return
 	}
 	switch {

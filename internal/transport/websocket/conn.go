@@ -29,6 +29,8 @@ type conn struct {
 	cfg *Config
 	ws  *websocket.Conn
 	raw *batchConn
+	// handshakeToken is the subscriber token sent with the upgrade, for messages that carry none.
+	handshakeToken string
 
 	mu        sync.Mutex // guards the fields below
 	subs      []*entry

@@ -103,12 +103,14 @@ func (h *Handler) Connections() int {
 func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
 // ServeSeed upgrades r and waits for {"sessionId": id, "after"?, "envelope"?, "token"?}
-// messages; each one subscribes the connection to a session.
-func (h *Handler) ServeSeed(w http.ResponseWriter, r *http.Request) {
+// messages; each one subscribes the connection to a session. A message without a token uses
+// handshakeToken, one the caller found on the upgrade request (cookie, ?token=).
+func (h *Handler) ServeSeed(w http.ResponseWriter, r *http.Request, handshakeToken string) {
 	c := h.upgrade(w, r)
 	if c == nil {
 		return
 	}
+	c.handshakeToken = handshakeToken
 	go c.readLoop(true)
 }
 

@@ -125,7 +125,11 @@ func (c *conn) parseRegistration(msg []byte) (parsedRegistration, int, string) {
 		return parsedRegistration{}, websocket.ClosePolicyViolation, "after: " + err.Error()
 	}
 	if c.cfg.Authorize != nil {
-		if err := c.cfg.Authorize(session, reg.Token); err != nil {
+		token := reg.Token
+		if token == "" {
+			token = c.handshakeToken
+		}
+		if err := c.cfg.Authorize(session, token); err != nil {
 			return parsedRegistration{}, CloseUnauthorized, err.Error()
 		}
 	}
