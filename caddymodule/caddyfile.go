@@ -21,9 +21,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax (defaults shown):
 //
 //	progress_relay [<matcher>] {
-//	    websocket   /                                # seed-protocol WebSocket; "off" disables
+//	    websocket   /                                # seed-protocol WebSocket; off: no raw WebSocket
 //	    subscribe   /api/import/progress/{session}   # SSE, WebSocket or long-poll by request
+//	    sse         on                               # off: SSE requests pass to the next handler
+//	    poll        on                               # off: long-polls pass to the next handler
 //	    health      /relay/health
+//	    test_page   /test-socket-io.html
+//	    client_js   /progress-relay.js               # and its ES module at .mjs
+//	    import_endpoint /api/import                  # where the test page posts a CSV
 //	    webhook     /hooks/progress {                # may be repeated
 //	        secret           <shared secret>         # X-Relay-Signature: sha256=<hex HMAC of body>
 //	        bearer           <token>                 # Authorization: Bearer <token>
@@ -92,6 +97,16 @@ func (r *Relay) unmarshalSubdirective(d *caddyfile.Dispenser, name string) error
 		return pathArg(d, &r.Subscribe)
 	case "health":
 		return pathArg(d, &r.Health)
+	case "sse":
+		return onOffArg(d, &r.SSE)
+	case "poll":
+		return onOffArg(d, &r.Poll)
+	case "test_page":
+		return pathArg(d, &r.TestPage)
+	case "client_js":
+		return pathArg(d, &r.ClientJS)
+	case "import_endpoint":
+		return pathArg(d, &r.ImportEndpoint)
 	case "webhook":
 		wh, err := unmarshalWebhook(d)
 		if err != nil {
@@ -320,6 +335,17 @@ func sizeIntArg(d *caddyfile.Dispenser, dst *int) error {
 		return err
 	}
 	*dst = int(n)
+	return nil
+}
+
+func onOffArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if err := stringArg(d, dst); err != nil {
+		return err
+	}
+	if *dst != "on" && *dst != Off {
+		return d.Errf("%s: %q is not on or off", name, *dst)
+	}
 	return nil
 }
 

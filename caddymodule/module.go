@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/progress-relay/progress-relay/internal/ingest/webhook"
+	"github.com/progress-relay/progress-relay/internal/web"
 )
 
 func init() {
@@ -39,8 +40,22 @@ type Relay struct {
 	// text/event-stream, WebSocket on an upgrade, long-poll JSON otherwise.
 	// Default "/api/import/progress/{session}"; "off" disables it.
 	Subscribe string `json:"subscribe,omitempty"`
+	// "off" stops serving SSE at the subscribe path (such requests pass to the next handler).
+	// Default "on".
+	SSE string `json:"sse,omitempty"`
+	// "off" stops answering long-polls at the subscribe path (they pass to the next handler).
+	// Default "on".
+	Poll string `json:"poll,omitempty"`
 	// Path of the health endpoint. Default "/relay/health"; "off" disables it.
 	Health string `json:"health,omitempty"`
+	// Path of the test page. Default "/test-socket-io.html"; "off" disables it.
+	TestPage string `json:"test_page,omitempty"`
+	// Path of the browser client library; its ES-module form is served at the same path with
+	// .mjs for .js. Default "/progress-relay.js"; "off" disables both.
+	ClientJS string `json:"client_js,omitempty"`
+	// The backend's import endpoint that the test page's "Simulate Import" posts a CSV to.
+	// Default "/api/import".
+	ImportEndpoint string `json:"import_endpoint,omitempty"`
 	// Webhook endpoints that take events in. Several may be given.
 	Webhooks []*Webhook `json:"webhooks,omitempty"`
 
@@ -83,6 +98,7 @@ type Relay struct {
 	sub      pattern
 	origins  origins
 	tee      *teeRoute
+	assets   *web.Assets
 }
 
 // BrokerConfig selects the broker.
@@ -203,6 +219,9 @@ func (r *Relay) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if r.assets, err = web.New(r.webConfig()); err != nil {
+		return fmt.Errorf("test page and client library: %w", err)
+	}
 	return nil
 }
 
@@ -215,6 +234,11 @@ func (r *Relay) applyDefaults() {
 	set(&r.WebSocket, "/")
 	set(&r.Subscribe, "/api/import/progress/{session}")
 	set(&r.Health, "/relay/health")
+	set(&r.SSE, "on")
+	set(&r.Poll, "on")
+	set(&r.TestPage, "/test-socket-io.html")
+	set(&r.ClientJS, "/progress-relay.js")
+	set(&r.ImportEndpoint, "/api/import")
 	if r.History == 0 {
 		r.History = 100
 	}
@@ -263,8 +287,16 @@ func (r *Relay) Validate() error {
 	if r.WebSocket != Off && (r.WebSocket == "" || r.WebSocket[0] != '/') {
 		errs = append(errs, fmt.Errorf("websocket: path %q must start with /", r.WebSocket))
 	}
-	if r.Health != Off && (r.Health == "" || r.Health[0] != '/') {
-		errs = append(errs, fmt.Errorf("health: path %q must start with /", r.Health))
+	for name, p := range map[string]string{"health": r.Health, "test_page": r.TestPage,
+		"client_js": r.ClientJS, "import_endpoint": r.ImportEndpoint} {
+		if p != Off && (p == "" || p[0] != '/') {
+			errs = append(errs, fmt.Errorf("%s: path %q must start with /", name, p))
+		}
+	}
+	for name, v := range map[string]string{"sse": r.SSE, "poll": r.Poll} {
+		if v != "on" && v != Off {
+			errs = append(errs, fmt.Errorf("%s: %q is not on or off", name, v))
+		}
 	}
 	if r.origins, err = parseOrigins(r.AllowedOrigins); err != nil {
 		errs = append(errs, fmt.Errorf("allowed_origins: %w", err))

@@ -83,6 +83,9 @@ http://127.0.0.1:%d {
 	if err := caddy.Load(cfg, true); err != nil {
 		r.t.Fatalf("loading config: %v", err)
 	}
+	// The old server closes its idle keep-alive connections; a POST sent on one would fail with EOF
+	// (Go retries only idempotent requests), as it would for any client across a reload.
+	http.DefaultClient.CloseIdleConnections()
 }
 
 const defaultWebhook = `
@@ -97,13 +100,27 @@ func sign(body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// post sends a signed webhook and returns the status and body.
+// post sends a signed webhook and returns the status and body. Like a real backend, it retries a
+// request that failed at the connection level: a connection accepted while a reload swaps servers
+// can be reset, and the event IDs make the retry safe.
 func (r *relay) post(body string) (int, string) {
 	r.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, r.base+"/hooks/progress", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Relay-Signature", sign([]byte(body)))
-	return r.do(req)
+	for attempt := 1; ; attempt++ {
+		req, _ := http.NewRequest(http.MethodPost, r.base+"/hooks/progress", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Relay-Signature", sign([]byte(body)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if attempt < 3 {
+				r.t.Logf("webhook attempt %d: %v; retrying", attempt, err)
+				continue
+			}
+			r.t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(b)
+	}
 }
 
 func (r *relay) do(req *http.Request) (int, string) {

@@ -34,7 +34,7 @@ func (r *Relay) route(w http.ResponseWriter, req *http.Request, next caddyhttp.H
 			return r.tee.serve(w, req, session, next)
 		}
 	}
-	if session, ok := r.sub.match(path); ok {
+	if session, ok := r.sub.match(path); ok && r.servesSubscription(req) {
 		r.serveSubscribe(w, req, session)
 		return nil
 	}
@@ -46,7 +46,24 @@ func (r *Relay) route(w http.ResponseWriter, req *http.Request, next caddyhttp.H
 		r.inst.ws.ServeSeed(w, req, requestToken(req))
 		return nil
 	}
+	if r.assets.Serve(w, req) {
+		return nil
+	}
 	return next.ServeHTTP(w, req)
+}
+
+// servesSubscription reports whether this handler serves req's kind of subscription; a transport
+// that is off leaves the request to the next handler (which may be the backend itself).
+func (r *Relay) servesSubscription(req *http.Request) bool {
+	switch {
+	case websocket.IsUpgrade(req):
+		return r.WebSocket != Off
+	case acceptsEventStream(req):
+		return r.SSE != Off
+	case req.Method == http.MethodGet || req.Method == http.MethodHead:
+		return r.Poll != Off
+	}
+	return true // other methods get a clear 405
 }
 
 // serveSubscribe picks the transport for the per-session endpoint: WebSocket on an upgrade, SSE
