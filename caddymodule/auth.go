@@ -38,6 +38,7 @@ func requestToken(req *http.Request) string {
 
 // refuseToken answers 401 with the reason; the token itself is never echoed or logged.
 func refuseToken(w http.ResponseWriter, err error) {
+	countRefused("token")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="progress_relay"`)
 	reply.Error(w, http.StatusUnauthorized, err.Error())
 }

@@ -138,6 +138,7 @@ func (r *Relay) websocketConfig() websocket.Config {
 	c := websocket.DefaultConfig()
 	c.WriteTimeout = time.Duration(r.WriteTimeout)
 	c.Authorize = r.authorize
+	c.Observe = observeDelivery
 	c.Log = r.logger.With(zap.String("transport", "websocket"))
 	return c
 }

@@ -184,6 +184,9 @@ func (Relay) CaddyModule() caddy.ModuleInfo {
 // and builds the request routes.
 func (r *Relay) Provision(ctx caddy.Context) error {
 	r.logger = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 	r.applyDefaults()
 	if err := r.Validate(); err != nil {
 		return err

@@ -66,6 +66,9 @@ func (p *pullSwitch) configure(r *Relay, pub ssein.Publisher) error {
 			Retry:    time.Duration(u.Retry),
 			MaxRetry: time.Duration(u.MaxRetry),
 			Logger:   r.logger.Named("upstream_sse"),
+			// Counted here rather than from the Puller's totals, which a reload starts afresh.
+			Published:   countEventsIn("sse_pull"),
+			Reconnected: metrics.reconnects.Inc,
 		})
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/progress-relay/progress-relay/internal/event"
 	"github.com/progress-relay/progress-relay/internal/reply"
@@ -79,6 +80,7 @@ func (r *Relay) serveSubscribe(w http.ResponseWriter, req *http.Request, session
 		return
 	}
 	if err := event.ValidSession(session); err != nil {
+		countRefused("session_id")
 		reply.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -88,6 +90,8 @@ func (r *Relay) serveSubscribe(w http.ResponseWriter, req *http.Request, session
 	}
 	if err := r.authorize(session, requestToken(req)); err != nil {
 		r.origins.cors(w, req)
+		r.logger.Info("subscription refused: token", zap.String("session", session), zap.Error(err),
+			zap.String("remote", req.RemoteAddr))
 		refuseToken(w, err)
 		return
 	}
@@ -109,11 +113,11 @@ func (r *Relay) serveSubscribe(w http.ResponseWriter, req *http.Request, session
 }
 
 func (r *Relay) sse() *sse.Handler {
-	return &sse.Handler{Hub: r.inst.hub, Log: r.logger,
+	return &sse.Handler{Hub: r.inst.hub, Log: r.logger, Observe: observeDelivery,
 		Config: sse.Config{WriteTimeout: time.Duration(r.WriteTimeout)}}
 }
 
-func (r *Relay) poll() *poll.Handler { return &poll.Handler{Hub: r.inst.hub} }
+func (r *Relay) poll() *poll.Handler { return &poll.Handler{Hub: r.inst.hub, Observe: observeDelivery} }
 
 func acceptsEventStream(req *http.Request) bool {
 	for _, v := range req.Header.Values("Accept") {
@@ -125,5 +129,6 @@ func acceptsEventStream(req *http.Request) bool {
 }
 
 func refuseOrigin(w http.ResponseWriter, req *http.Request) {
+	countRefused("origin")
 	reply.Error(w, http.StatusForbidden, fmt.Sprintf("origin %s is not allowed; add it to allowed_origins", req.Header.Get("Origin")))
 }

@@ -21,10 +21,11 @@ func newTeeRoute(t *TeeSSE, r *Relay, inst *instance) (*teeRoute, error) {
 		return nil, err
 	}
 	tap := ssein.NewTap(inst.ctx, inst.broker, ssein.TapConfig{
-		MaxEvent: t.MaxEvent,
-		TypePath: t.TypeField,
-		Terminal: r.Terminal,
-		Logger:   r.logger.Named("tee_sse"),
+		MaxEvent:  t.MaxEvent,
+		TypePath:  t.TypeField,
+		Terminal:  r.Terminal,
+		Logger:    r.logger.Named("tee_sse"),
+		Published: countEventsIn("sse_tee"),
 	})
 	return &teeRoute{pattern: p, tap: tap}, nil
 }

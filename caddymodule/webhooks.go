@@ -65,9 +65,10 @@ func clientIP(r *http.Request) string {
 // webhookLog logs refused webhooks; the reasons never hold secrets.
 type webhookLog struct{ log *zap.Logger }
 
-func (l webhookLog) Accepted(*http.Request, int, int) {}
+func (l webhookLog) Accepted(_ *http.Request, accepted, _ int) { countEventsIn("webhook")(accepted) }
 
 func (l webhookLog) Rejected(r *http.Request, status int, reason string) {
+	countWebhookRejected(status)
 	lvl := l.log.Debug
 	if status >= 500 {
 		lvl = l.log.Error

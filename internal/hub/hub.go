@@ -61,6 +61,7 @@ type Hub struct {
 	collapsed   atomic.Uint64
 	kicked      atomic.Uint64
 	gapFills    atomic.Uint64
+	refused     atomic.Uint64 // subscriptions refused for a node or session limit
 
 	ctx    context.Context // ends at Shutdown; bounds background fills
 	cancel context.CancelFunc
@@ -152,6 +153,7 @@ type Stats struct {
 	Collapsed   uint64         // events collapsed into a later progress event, in total
 	Kicked      uint64         // subscriptions dropped as too slow, in total
 	GapFills    uint64         // history reads made to fill a gap, in total
+	Refused     uint64         // subscriptions refused for a node or session limit, in total
 }
 
 // Stats returns current counts.
@@ -160,7 +162,7 @@ func (h *Hub) Stats() Stats {
 	n := len(h.sessions)
 	h.mu.RUnlock()
 	st := Stats{Sessions: n, Subscribers: map[string]int{}, Collapsed: h.collapsed.Load(),
-		Kicked: h.kicked.Load(), GapFills: h.gapFills.Load()}
+		Kicked: h.kicked.Load(), GapFills: h.gapFills.Load(), Refused: h.refused.Load()}
 	h.transports.Range(func(k, v any) bool {
 		st.Subscribers[k.(string)] = int(v.(*atomic.Int64).Load())
 		return true

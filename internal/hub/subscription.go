@@ -49,6 +49,7 @@ func (h *Hub) Subscribe(ctx context.Context, session string, opts Options) (*Sub
 	cfg := h.cfg.Load()
 	if cfg.MaxSubscribers > 0 && h.subscribers.Add(1) > int64(cfg.MaxSubscribers) {
 		h.subscribers.Add(-1)
+		h.refused.Add(1)
 		return nil, ErrTooManySubscribers
 	} else if cfg.MaxSubscribers <= 0 {
 		h.subscribers.Add(1)
@@ -134,6 +135,7 @@ func (h *Hub) register(sub *Subscription, id string, cfg *Config) error {
 			if empty {
 				h.dropSession(s)
 			}
+			h.refused.Add(1)
 			return ErrSessionFull
 		}
 		sub.sess = s

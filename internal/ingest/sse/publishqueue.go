@@ -104,5 +104,8 @@ func (q *publishQueue) publish(in event.Input) {
 	default:
 		q.tap.eventsIn.Add(uint64(len(res.Events)))
 		q.tap.duplicates.Add(uint64(res.Duplicates))
+		if q.tap.cfg.Published != nil {
+			q.tap.cfg.Published(len(res.Events))
+		}
 	}
 }

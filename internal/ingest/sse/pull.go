@@ -44,6 +44,9 @@ func (p *Puller) run(ctx context.Context, session string) {
 			case <-p.clock.after(p.clock.backoff(base, p.cfg.MaxRetry, failures)):
 			}
 			p.reconnects.Add(1)
+			if p.cfg.Reconnected != nil {
+				p.cfg.Reconnected()
+			}
 		}
 		switch p.connect(ctx, session, parser, log) {
 		case ended:
@@ -144,6 +147,9 @@ func (p *Puller) publish(ctx context.Context, in event.Input, log *zap.Logger) (
 	}
 	p.eventsIn.Add(uint64(len(res.Events)))
 	p.duplicates.Add(uint64(res.Duplicates))
+	if p.cfg.Published != nil {
+		p.cfg.Published(len(res.Events))
+	}
 	// The type is checked as well as the result: a terminal event the upstream sends again is a
 	// duplicate, sequenced before, and still ends the session.
 	return isTerminal(p.cfg.Terminal, in.Type) || (len(res.Events) > 0 && res.Events[0].Terminal)

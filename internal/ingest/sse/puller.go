@@ -42,6 +42,11 @@ type PullConfig struct {
 	Client *http.Client
 	// Logger receives connection and publishing problems. Default: none.
 	Logger *zap.Logger
+	// Published, when set, is told how many events each publish sequenced, for metrics that
+	// must keep counting when a reload replaces the Puller.
+	Published func(n int)
+	// Reconnected, when set, is told of each reconnection to an upstream.
+	Reconnected func()
 }
 
 // Puller pulls each watched session's events from an upstream SSE endpoint: when a session gets its

@@ -23,6 +23,9 @@ type TapConfig struct {
 	Terminal []string
 	// Logger receives what cannot be teed and publishing problems. Default: none.
 	Logger *zap.Logger
+	// Published, when set, is told how many events each publish sequenced, for metrics that
+	// must keep counting when a reload replaces the Tap.
+	Published func(n int)
 }
 
 // Tap publishes the events of SSE responses that pass through it, one Tee per response. One Tap
