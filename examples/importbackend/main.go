@@ -35,6 +35,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/progress-relay/progress-relay/tokens"
 )
 
 func main() {
@@ -55,6 +57,8 @@ func run() error {
 	maxBody := flag.Int64("max-body", 10<<20, "bytes per upload")
 	capacity := flag.Int("capacity", 1000000, "users the in-memory directory holds; an import that fills it fails")
 	keep := flag.Duration("keep", 10*time.Minute, "how long a finished session stays readable (SSE) and a deferred import startable")
+	subscriberSecret := flag.String("subscriber-secret", os.Getenv("PROGRESS_RELAY_SUBSCRIBER_SECRET"), "the relay's subscriber_secret (default $PROGRESS_RELAY_SUBSCRIBER_SECRET): POST /api/import then returns a token for the new session")
+	tokenTTL := flag.Duration("token-ttl", time.Hour, "how long a subscriber token is valid")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -66,6 +70,12 @@ func run() error {
 	s := &server{
 		cfg: settings{Pace: *pace, FailAfter: *failAfter, MaxRows: *maxRows, MaxBody: *maxBody, Keep: *keep},
 		dir: newDirectory(*capacity), log: log, ctx: jobs, now: time.Now, waiting: map[string]*job{},
+	}
+	if *subscriberSecret != "" {
+		key := []byte(*subscriberSecret)
+		s.mintToken = func(session string) (string, error) {
+			return tokens.Mint(key, session, time.Now().Add(*tokenTTL)), nil
+		}
 	}
 	var hooks *webhookReporter
 	switch *mode {
