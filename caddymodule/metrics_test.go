@@ -5,7 +5,11 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metricValue reads one sample from the site's /metrics.
@@ -23,6 +27,24 @@ func (r *relay) metricValue(series string) float64 {
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v
+}
+
+// metricValueOr reads a sample through the registry of the running config, for tests whose site
+// has no metrics route.
+func (r *relay) metricValueOr(series string) float64 {
+	r.t.Helper()
+	var total float64
+	ch := make(chan prometheus.Metric, 64)
+	go func() { metrics.state.Collect(ch); close(ch) }()
+	for m := range ch {
+		if !strings.Contains(m.Desc().String(), `"`+series+`"`) {
+			continue
+		}
+		var pb dto.Metric
+		m.Write(&pb)
+		total += pb.GetCounter().GetValue() + pb.GetGauge().GetValue()
+	}
+	return total
 }
 
 func TestMetricsCountTrafficAndKeepCountingAcrossReload(t *testing.T) {

@@ -277,6 +277,10 @@ func (sub *Subscription) Len() int {
 	return len(sub.queue)
 }
 
+// DropSlow records that the transport dropped this subscriber for not taking a write within its
+// deadline, so that it counts with the hub's other slow-consumer drops.
+func (sub *Subscription) DropSlow() { sub.kick(ErrSlowConsumer) }
+
 // kick drops the subscription with err; the transport sees Done and closes its connection.
 func (sub *Subscription) kick(err error) {
 	sub.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/progress-relay/progress-relay/internal/event"
@@ -89,12 +90,12 @@ func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, rc *http.Re
 			terminal := false
 			for _, ev := range batch {
 				if _, err := w.Write(Frame(ev, slot)); err != nil {
-					return "write: " + err.Error()
+					return writeFailed(sub, err)
 				}
 				terminal = terminal || ev.Terminal
 			}
 			if err := rc.Flush(); err != nil {
-				return "flush: " + err.Error()
+				return writeFailed(sub, err)
 			}
 			now := time.Now()
 			if h.Observe != nil {
@@ -132,6 +133,15 @@ func (h *Handler) stream(ctx context.Context, w http.ResponseWriter, rc *http.Re
 }
 
 var heartbeatComment = []byte(": heartbeat\n\n")
+
+// writeFailed names why a write failed, and records a client that stopped reading as slow.
+func writeFailed(sub *hub.Subscription, err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		sub.DropSlow()
+		return "too slow: no write within write_timeout"
+	}
+	return "write: " + err.Error()
+}
 
 func (h *Handler) heartbeat() time.Duration {
 	if h.Config.Heartbeat > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -121,7 +122,12 @@ func (c *conn) writeLoop() {
 			err = c.writeEvents(subs)
 		}
 		if err != nil {
-			c.cfg.Log.Debug("websocket write failed", zap.Error(err))
+			if isTimeout(err) {
+				c.cfg.Log.Info("websocket subscriber dropped: too slow", zap.Duration("write_timeout", c.cfg.WriteTimeout))
+				c.dropSlow()
+			} else {
+				c.cfg.Log.Debug("websocket write failed", zap.Error(err))
+			}
 			c.end()
 			return
 		}
@@ -239,6 +245,23 @@ func (c *conn) sendClose(code int, text string) error {
 	// client that never sends one.
 	time.AfterFunc(time.Second, c.end)
 	return nil
+}
+
+// isTimeout reports a write deadline that passed. gorilla re-wraps network errors, keeping only
+// their Timeout method.
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// dropSlow marks every subscription as dropped for slowness before the connection ends.
+func (c *conn) dropSlow() {
+	c.mu.Lock()
+	subs := c.subs
+	c.mu.Unlock()
+	for _, e := range subs {
+		e.sub.DropSlow()
+	}
 }
 
 // end releases everything once: subscriptions, the keepalive timer and the socket.
