@@ -42,7 +42,7 @@ caddy:
 e2e: e2e-socketio e2e-browser
 
 e2e-socketio:
-	cd e2e/socketio && CADDY_BIN=$(CADDY) npm test
+	cd e2e/socketio && CADDY_BIN=$(CADDY) npm run test:caddy
 
 e2e-browser:
 	cd e2e/browser && CADDY_BIN=$(CADDY) npm test

@@ -22,6 +22,9 @@ func (r *Relay) webConfig() web.Config {
 		Import:    on(r.ImportEndpoint),
 		Health:    on(r.Health),
 	}
+	if r.socketIOOn() {
+		c.SocketIO = r.SocketIO.Path
+	}
 	if c.ClientJS != "" {
 		c.ClientModule = web.ModulePath(c.ClientJS)
 	}
@@ -32,6 +35,9 @@ func (r *Relay) webConfig() web.Config {
 // transports lists the browser transports this handler serves, in the client's fallback order.
 func (r *Relay) transports() []string {
 	out := []string{}
+	if r.socketIOOn() {
+		out = append(out, transport.SocketIO)
+	}
 	if r.WebSocket != Off {
 		out = append(out, transport.WebSocket)
 	}

@@ -29,6 +29,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    test_page   /test-socket-io.html
 //	    client_js   /progress-relay.js               # and its ES module at .mjs
 //	    import_endpoint /api/import                  # where the test page posts a CSV
+//	    socketio    /socket.io/ {                    # "socketio off" disables it
+//	        allow_eio3    on                         # serve socket.io-client 2.x too
+//	        event_names   progress=progress complete=complete error=error
+//	        ping_interval 25s
+//	        ping_timeout  20s
+//	        cors_origins  <origin...>                # default: allowed_origins
+//	        max_sessions_per_socket 16
+//	    }
 //	    webhook     /hooks/progress {                # may be repeated
 //	        secret           <shared secret>         # X-Relay-Signature: sha256=<hex HMAC of body>
 //	        bearer           <token>                 # Authorization: Bearer <token>
@@ -138,6 +146,10 @@ func (r *Relay) unmarshalSubdirective(d *caddyfile.Dispenser, name string) error
 		return intArg(d, &r.MaxSubscribersPerSession, 1)
 	case "subscriber_secret":
 		return stringArg(d, &r.SubscriberSecret)
+	case "socketio":
+		s, err := unmarshalSocketIO(d)
+		r.SocketIO = s
+		return err
 	case "broker":
 		b, err := unmarshalBroker(d)
 		r.Broker = b
@@ -220,6 +232,63 @@ func unmarshalWebhook(d *caddyfile.Dispenser) (*Webhook, error) {
 		return nil, d.Errf("webhook %s: insecure cannot be combined with secret or bearer", wh.Path)
 	}
 	return wh, nil
+}
+
+func unmarshalSocketIO(d *caddyfile.Dispenser) (*SocketIO, error) {
+	s := new(SocketIO)
+	if d.NextArg() {
+		s.Path = d.Val()
+		if s.Path != Off && !strings.HasPrefix(s.Path, "/") {
+			return nil, d.Errf("socketio: path %q must start with / (or be off)", s.Path)
+		}
+		if d.NextArg() {
+			return nil, d.Errf("socketio takes one path, got another: %q", d.Val())
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if s.Path == Off {
+			return nil, d.Errf("socketio off takes no options")
+		}
+		var err error
+		switch d.Val() {
+		case "allow_eio3":
+			var v string
+			if err = onOffArg(d, &v); err == nil {
+				on := v == "on"
+				s.AllowEIO3 = &on
+			}
+		case "event_names":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.Errf("event_names takes <type>=<name> pairs")
+			}
+			s.EventNames = map[string]string{}
+			for _, a := range args {
+				typ, name, ok := strings.Cut(a, "=")
+				if !ok || typ == "" || name == "" {
+					return nil, d.Errf("event_names: %q is not <type>=<name>", a)
+				}
+				s.EventNames[typ] = name
+			}
+		case "ping_interval":
+			err = durationArg(d, &s.PingInterval)
+		case "ping_timeout":
+			err = durationArg(d, &s.PingTimeout)
+		case "cors_origins":
+			s.CORSOrigins = d.RemainingArgs()
+			if len(s.CORSOrigins) == 0 {
+				return nil, d.Errf("cors_origins needs at least one origin (or *)")
+			}
+		case "max_sessions_per_socket":
+			err = intArg(d, &s.MaxSessionsPerSocket, 1)
+		default:
+			err = d.Errf("unknown socketio option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func unmarshalBroker(d *caddyfile.Dispenser) (*BrokerConfig, error) {

@@ -68,6 +68,14 @@ func TestCaddyfileEverySubdirective(t *testing.T) {
 			max_event 512KiB
 			type_field kind
 		}
+		socketio /sio/ {
+			allow_eio3 off
+			event_names error=import_error progress=update
+			ping_interval 10s
+			ping_timeout 5s
+			cors_origins https://app.example.com
+			max_sessions_per_socket 4
+		}
 	}`)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +100,10 @@ func TestCaddyfileEverySubdirective(t *testing.T) {
 			Retry: caddy.Duration(500 * time.Millisecond), MaxRetry: caddy.Duration(10 * time.Second),
 		},
 		TeeSSE: &TeeSSE{Path: "/api/stream/{session}", MaxEvent: 512 << 10, TypeField: "kind"},
+		SocketIO: &SocketIO{Path: "/sio/", AllowEIO3: new(bool),
+			EventNames:   map[string]string{"error": "import_error", "progress": "update"},
+			PingInterval: caddy.Duration(10 * time.Second), PingTimeout: caddy.Duration(5 * time.Second),
+			CORSOrigins: []string{"https://app.example.com"}, MaxSessionsPerSocket: 4},
 	}
 	if !reflect.DeepEqual(r, want) {
 		got, _ := json.MarshalIndent(r, "", "  ")
@@ -112,6 +124,8 @@ func TestCaddyfileDefaultsAreFilledAtProvision(t *testing.T) {
 	if r.WebSocket != "/" || r.Subscribe != "/api/import/progress/{session}" || r.Health != "/relay/health" ||
 		r.History != 100 || time.Duration(r.SessionTTL) != 10*time.Minute || time.Duration(r.IdleTTL) != time.Hour ||
 		!reflect.DeepEqual(r.Terminal, []string{"complete", "error"}) || r.QueueSize != 256 ||
+		r.SocketIO.Path != "/socket.io/" || !*r.SocketIO.AllowEIO3 || r.SSE != "on" || r.Poll != "on" ||
+		r.TestPage != "/test-socket-io.html" || r.ClientJS != "/progress-relay.js" ||
 		time.Duration(r.WriteTimeout) != 10*time.Second || r.MaxSessions != 100000 || r.MaxSubscribers != 100000 {
 		t.Fatalf("defaults: %+v", r)
 	}
@@ -142,6 +156,10 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 		{"progress_relay {\n\ttee_sse /stream\n}", "needs {session}"},
 		{"progress_relay {\n\tsubscribe /a/{session}/{session}\n}", "more than one {session}"},
 		{"progress_relay extra", "wrong argument count"},
+		{"progress_relay {\n\tsocketio off {\n\t\tallow_eio3 on\n\t}\n}", "socketio off takes no options"},
+		{"progress_relay {\n\tsocketio {\n\t\tevent_names progress\n\t}\n}", `"progress" is not <type>=<name>`},
+		{"progress_relay {\n\tsocketio {\n\t\tallow_eio3 maybe\n\t}\n}", "not on or off, at Testfile:3"},
+		{"progress_relay {\n\tsse maybe\n}", "not on or off"},
 	} {
 		_, err := parse(t, tc.input)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/progress-relay/progress-relay/internal/broker"
 	"github.com/progress-relay/progress-relay/internal/hub"
+	"github.com/progress-relay/progress-relay/internal/transport/socketio"
 	"github.com/progress-relay/progress-relay/internal/transport/websocket"
 )
 
@@ -30,6 +31,7 @@ type instance struct {
 	broker configurableBroker
 	hub    *hub.Hub
 	ws     *websocket.Handler
+	sio    *socketio.Server
 	pull   *pullSwitch
 
 	ctx    context.Context // ends when the instance is destroyed; bounds background publishing
@@ -82,8 +84,13 @@ func newInstance(ctx caddy.Context, r *Relay) (*instance, error) {
 		b.Close()
 		return nil, err
 	}
+	sio, err := socketio.New(h, r.socketIOConfig(), r.logger.Named("socketio"))
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("socketio: %w", err)
+	}
 	ictx, cancel := context.WithCancel(context.Background())
-	inst := &instance{broker: b, hub: h, ws: websocket.New(h, r.websocketConfig()),
+	inst := &instance{broker: b, hub: h, ws: websocket.New(h, r.websocketConfig()), sio: sio,
 		pull: newPullSwitch(), ctx: ictx, cancel: cancel}
 	h.AddWatcher(inst.pull)
 	return inst, nil
@@ -94,6 +101,9 @@ func (i *instance) configure(r *Relay) error {
 	i.broker.SetOptions(r.brokerOptions())
 	i.hub.SetConfig(r.hubConfig())
 	i.ws.SetConfig(r.websocketConfig())
+	if err := i.sio.SetConfig(r.socketIOConfig()); err != nil {
+		return fmt.Errorf("socketio: %w", err)
+	}
 	return i.pull.configure(r, i.broker)
 }
 
@@ -104,7 +114,14 @@ const shutdownWait = time.Second
 func (i *instance) shutdown() {
 	i.stopOnce.Do(func() {
 		i.hub.Shutdown()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i.sio.Close()
+		}()
 		i.ws.Shutdown(shutdownWait)
+		wg.Wait()
 	})
 }
 

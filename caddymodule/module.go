@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/progress-relay/progress-relay/internal/ingest/webhook"
+	"github.com/progress-relay/progress-relay/internal/transport/socketio"
 	"github.com/progress-relay/progress-relay/internal/web"
 )
 
@@ -56,6 +57,8 @@ type Relay struct {
 	// The backend's import endpoint that the test page's "Simulate Import" posts a CSV to.
 	// Default "/api/import".
 	ImportEndpoint string `json:"import_endpoint,omitempty"`
+	// The Socket.IO endpoint. Default: on, at /socket.io/, serving socket.io-client 2.x too.
+	SocketIO *SocketIO `json:"socketio,omitempty"`
 	// Webhook endpoints that take events in. Several may be given.
 	Webhooks []*Webhook `json:"webhooks,omitempty"`
 
@@ -99,6 +102,25 @@ type Relay struct {
 	origins  origins
 	tee      *teeRoute
 	assets   *web.Assets
+	sioGate  socketio.Gate
+}
+
+// SocketIO configures the Socket.IO endpoint.
+type SocketIO struct {
+	// Path prefix of the Engine.IO endpoint and the client script. Default "/socket.io/";
+	// "off" disables Socket.IO.
+	Path string `json:"path,omitempty"`
+	// Serve socket.io-client 2.x (Engine.IO 3) too. Default true.
+	AllowEIO3 *bool `json:"allow_eio3,omitempty"`
+	// Hub event type -> emitted event name. Types not listed keep their own name.
+	EventNames map[string]string `json:"event_names,omitempty"`
+	// Engine.IO heartbeat. Defaults 25s and 20s.
+	PingInterval caddy.Duration `json:"ping_interval,omitempty"`
+	PingTimeout  caddy.Duration `json:"ping_timeout,omitempty"`
+	// Origins allowed besides the relay's own. Default: allowed_origins.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// Sessions one socket may register. Default 16.
+	MaxSessionsPerSocket int `json:"max_sessions_per_socket,omitempty"`
 }
 
 // BrokerConfig selects the broker.
@@ -222,6 +244,14 @@ func (r *Relay) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if r.socketIOOn() {
+		sc := r.socketIOConfig()
+		origin, err := sc.OriginGate()
+		if err != nil {
+			return fmt.Errorf("socketio: %w", err)
+		}
+		r.sioGate = socketio.Gate{AllowEIO3: sc.AllowEIO3, Origin: origin}
+	}
 	if r.assets, err = web.New(r.webConfig()); err != nil {
 		return fmt.Errorf("test page and client library: %w", err)
 	}
@@ -242,6 +272,14 @@ func (r *Relay) applyDefaults() {
 	set(&r.TestPage, "/test-socket-io.html")
 	set(&r.ClientJS, "/progress-relay.js")
 	set(&r.ImportEndpoint, "/api/import")
+	if r.SocketIO == nil {
+		r.SocketIO = new(SocketIO)
+	}
+	set(&r.SocketIO.Path, "/socket.io/")
+	if r.SocketIO.AllowEIO3 == nil {
+		on := true // drop-in: front ends still on socket.io-client 2.x keep working
+		r.SocketIO.AllowEIO3 = &on
+	}
 	if r.History == 0 {
 		r.History = 100
 	}
@@ -303,6 +341,11 @@ func (r *Relay) Validate() error {
 	}
 	if r.origins, err = parseOrigins(r.AllowedOrigins); err != nil {
 		errs = append(errs, fmt.Errorf("allowed_origins: %w", err))
+	}
+	if r.SocketIO != nil && r.SocketIO.Path != Off {
+		if err := r.socketIOConfig().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("socketio: %w", err))
+		}
 	}
 	if err := r.validateSources(); err != nil {
 		errs = append(errs, err)

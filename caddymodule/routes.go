@@ -29,6 +29,10 @@ func (r *Relay) route(w http.ResponseWriter, req *http.Request, next caddyhttp.H
 			return wh.serve(w, req, session, next)
 		}
 	}
+	if r.isSocketIOPath(req) {
+		r.inst.sio.ServeGated(w, req, r.sioGate)
+		return nil
+	}
 	if r.tee != nil {
 		// Before subscribe: the proxied stream is the backend's, even on a path subscribe shares.
 		if session, ok := r.tee.pattern.match(path); ok {

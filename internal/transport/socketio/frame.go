@@ -1,0 +1,58 @@
+package socketio
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/progress-relay/progress-relay/internal/event"
+)
+
+// frame is an event encoded as a Socket.IO EVENT packet, 2["name",data,meta], cached on the event
+// so that it is encoded once however many sockets receive it.
+type frame struct {
+	name   string
+	packet string
+}
+
+// packet returns ev as the Socket.IO packet text for st's event names. The cached frame is used
+// when it was built for the same name, which is always the case unless a reload renamed the type
+// while the event was in flight.
+func (st *settings) packet(ev *event.Event) string {
+	name := st.eventName(ev.Type)
+	f := ev.Memo(event.SlotSocketIO, func(e *event.Event) any {
+		return frame{name: name, packet: st.prefix(name) + frameArgs(e)}
+	}).(frame)
+	if f.name == name {
+		return f.packet
+	}
+	return st.prefix(name) + frameArgs(ev)
+}
+
+// frameArgs encodes the arguments after the event name: data, {seq, type, session}, and the
+// closing bracket. Data is the backend's JSON as a value; data that is not JSON (an SSE upstream
+// may send plain text) goes as a string, because one malformed packet would make the client drop
+// its whole connection.
+func frameArgs(ev *event.Event) string {
+	b := make([]byte, 0, len(ev.Data)+len(ev.Session)+len(ev.Type)+48)
+	switch {
+	case len(ev.Data) == 0:
+		b = append(b, "null"...)
+	case json.Valid(ev.Data):
+		b = append(b, ev.Data...)
+	default:
+		b = appendJSONString(b, string(ev.Data))
+	}
+	b = append(b, `,{"seq":`...)
+	b = strconv.AppendUint(b, ev.Seq, 10)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, ev.Type)
+	b = append(b, `,"session":`...)
+	b = appendJSONString(b, ev.Session)
+	b = append(b, "}]"...)
+	return string(b)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
