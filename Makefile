@@ -11,7 +11,7 @@ NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 demo:
 	./examples/demo/run.sh
 
-test: deps lint unit fuzz caddy e2e bench-ci
+test: deps lint caddy unit fuzz e2e bench-ci
 
 deps:
 	go mod download
@@ -26,8 +26,9 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
+# CADDY_BIN: the exit test runs the built Caddy and sends it SIGTERM.
 unit:
-	go test -race -count=1 ./...
+	CADDY_BIN=$(CADDY) go test -race -count=1 ./...
 
 # Each fuzz target for a bounded time; the seed corpora also run in every "go test".
 fuzz:
