@@ -33,7 +33,13 @@ func (s *session) accept(ev *event.Event) {
 		return
 	}
 	if !s.known {
+		// Every subscriber is still reading history, and their reads may end at different
+		// seqs: hand the event to each of them too (it lands in their early buffers, and each
+		// keeps only what its own history lacks), or one whose read ended sooner would miss it.
 		s.hold(ev)
+		for _, sub := range s.subs {
+			sub.offer(ev)
+		}
 		return
 	}
 	switch {
