@@ -38,7 +38,20 @@ type fallbackSession struct {
 // unit is one event's raw object and where it was in the body, for error messages.
 type unit struct {
 	raw   []byte
-	where string // "" for a single-object body, else "event at index 2: " or with the line
+	index int // position in a batch; -1 for a single-object body
+	line  int // line of an NDJSON body; 0 otherwise
+}
+
+// where prefixes an error message with the unit's place in the body. It is built only when an
+// event is refused: formatting it for every event cost a quarter of the parse time.
+func (u unit) where() string {
+	switch {
+	case u.index < 0:
+		return ""
+	case u.line > 0:
+		return fmt.Sprintf("event at index %d (line %d): ", u.index, u.line)
+	}
+	return fmt.Sprintf("event at index %d: ", u.index)
 }
 
 // parse returns every event of body, or none and why. A batch is all-or-nothing: the first bad
@@ -71,7 +84,7 @@ func (p *parser) split(body []byte) ([]unit, *rejection) {
 	if problem == "" {
 		switch body[0] {
 		case '{':
-			return []unit{{raw: body}}, nil
+			return []unit{{raw: body, index: -1}}, nil
 		case '[':
 			return p.splitArray(body)
 		}
@@ -100,7 +113,7 @@ func (p *parser) splitArray(body []byte) ([]unit, *rejection) {
 			rej = reject(http.StatusBadRequest, "event at index %d: is a JSON %s, expected an object", i, kind(v))
 			return false
 		}
-		units = append(units, unit{raw: []byte(v.Raw), where: fmt.Sprintf("event at index %d: ", i)})
+		units = append(units, unit{raw: []byte(v.Raw), index: i})
 		return true
 	})
 	if rej != nil {
@@ -133,7 +146,7 @@ func (p *parser) splitLines(body []byte) ([]unit, *rejection) {
 			return nil, reject(http.StatusBadRequest, "line %d: is a JSON %s, expected an object", line, kind(gjson.ParseBytes(raw)))
 		}
 		// Cloned so that an event kept in history does not pin the whole request body.
-		units = append(units, unit{raw: bytes.Clone(raw), where: fmt.Sprintf("event at index %d (line %d): ", i, line)})
+		units = append(units, unit{raw: bytes.Clone(raw), index: i, line: line})
 	}
 	return units, nil
 }
@@ -144,12 +157,12 @@ func (p *parser) tooMany() *rejection {
 
 // event fills in from one object, or says why the object cannot be an event.
 func (p *parser) event(in *event.Input, u unit, fb fallbackSession) *rejection {
-	session, source, rej := p.session(u, fb)
+	session, from, rej := p.session(u, fb)
 	if rej != nil {
 		return rej
 	}
 	if err := event.ValidSession(session); err != nil {
-		return reject(http.StatusBadRequest, "%ssession ID from %s: %v", u.where, source, err)
+		return reject(http.StatusBadRequest, "%ssession ID from %s: %v", u.where(), from.describe(p.sessionField), err)
 	}
 	in.Session = session
 	in.Type = DefaultType
@@ -163,25 +176,44 @@ func (p *parser) event(in *event.Input, u unit, fb fallbackSession) *rejection {
 	return nil
 }
 
+// sessionSource says where an event's session ID came from, for error messages.
+type sessionSource int
+
+const (
+	fromField sessionSource = iota
+	fromHeader
+	fromPath
+)
+
+func (s sessionSource) describe(field string) string {
+	switch s {
+	case fromHeader:
+		return "header " + SessionHeader
+	case fromPath:
+		return "the webhook path"
+	}
+	return fmt.Sprintf("field %q", field)
+}
+
 // session finds the event's session ID: its field, else the header, else the path.
-func (p *parser) session(u unit, fb fallbackSession) (id, source string, rej *rejection) {
+func (p *parser) session(u unit, fb fallbackSession) (id string, from sessionSource, rej *rejection) {
 	f := gjson.GetBytes(u.raw, p.sessionField)
 	switch f.Type {
 	case gjson.String, gjson.Number:
 		if id = scalarText(f); id != "" {
-			return id, fmt.Sprintf("field %q", p.sessionField), nil
+			return id, fromField, nil
 		}
 	case gjson.True, gjson.False, gjson.JSON:
-		return "", "", reject(http.StatusBadRequest, "%sfield %q must be a string, not a JSON %s", u.where, p.sessionField, kind(f))
+		return "", 0, reject(http.StatusBadRequest, "%sfield %q must be a string, not a JSON %s", u.where(), p.sessionField, kind(f))
 	}
 	if fb.header != "" {
-		return fb.header, "header " + SessionHeader, nil
+		return fb.header, fromHeader, nil
 	}
 	if fb.path != "" {
-		return fb.path, "the webhook path", nil
+		return fb.path, fromPath, nil
 	}
-	return "", "", reject(http.StatusUnprocessableEntity, "%sno session ID: set field %q in the event, the %s header, or use a webhook path with {session}",
-		u.where, p.sessionField, SessionHeader)
+	return "", 0, reject(http.StatusUnprocessableEntity, "%sno session ID: set field %q in the event, the %s header, or use a webhook path with {session}",
+		u.where(), p.sessionField, SessionHeader)
 }
 
 // scalarText is a string's value or a number's literal text; "" for anything else.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"sync"
+	"time"
 )
 
 // batchConn lets one writer put several WebSocket frames on the wire with one syscall: between
@@ -15,6 +16,22 @@ type batchConn struct {
 	net.Conn
 	mu sync.Mutex    // guards bw
 	bw *bufio.Writer // non-nil during a batch
+
+	deadlineMu sync.Mutex
+	deadline   time.Time // the write deadline last set on Conn
+}
+
+// SetWriteDeadline passes a new deadline on to the socket. gorilla sets the connection's write
+// deadline again before every frame; within a batch it is the same one, and each call to the
+// socket re-arms a runtime timer.
+func (c *batchConn) SetWriteDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if t.Equal(c.deadline) {
+		return nil
+	}
+	c.deadline = t
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // writerPool keeps write buffers off idle connections: a connection holds one only while it

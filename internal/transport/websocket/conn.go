@@ -44,6 +44,9 @@ type conn struct {
 
 	batch []*event.Event // owned by the running writer
 	ping  *time.Timer
+	// startWriter is c.writeLoop bound once: "go c.writeLoop()" allocates a closure on every
+	// wake, one allocation per delivered event at low rates.
+	startWriter func()
 }
 
 // entry is one subscription of a connection.
@@ -103,7 +106,7 @@ func (c *conn) wake() {
 	}
 	c.writing = true
 	c.mu.Unlock()
-	go c.writeLoop()
+	go c.startWriter()
 }
 
 // writeLoop writes until there is nothing left to write.

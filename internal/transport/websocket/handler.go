@@ -147,6 +147,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 		return nil
 	}
 	c := &conn{h: h, cfg: cfg, ws: ws, raw: uw.conn}
+	c.startWriter = c.writeLoop
 	ws.SetReadLimit(cfg.MaxMessage)
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
