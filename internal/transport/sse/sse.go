@@ -49,6 +49,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, session string) 
 		slot = event.SlotSSEEnvelope
 	}
 
+	if r.ProtoMajor == 1 && h.serveHijacked(w, r, session, after, slot) {
+		return
+	}
+	// HTTP/2 and 3 cannot hand the connection over: stream through the ResponseWriter.
 	sub, err := h.Hub.Subscribe(r.Context(), session, hub.Options{After: after, Transport: transport.SSE})
 	if err != nil {
 		transport.RefuseSubscription(w, err)
@@ -152,12 +156,8 @@ func (h *Handler) heartbeat() time.Duration {
 
 // deadline bounds the next write so that a client that stopped reading is dropped.
 func (h *Handler) deadline(rc *http.ResponseController) {
-	d := h.Config.WriteTimeout
-	if d <= 0 {
-		d = 10 * time.Second
-	}
 	// Not every writer supports deadlines (some test recorders); the stream still works then.
-	_ = rc.SetWriteDeadline(time.Now().Add(d))
+	_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout()))
 }
 
 func envelope(r *http.Request) bool {
