@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -224,4 +225,40 @@ func TestWebSocketOriginCheck(t *testing.T) {
 		t.Fatalf("same origin refused: %v", err)
 	}
 	c.Close()
+}
+
+func TestConnectionLimits(t *testing.T) {
+	r := startRelay(t, defaultWebhook+`
+		max_subscribers_per_session 2`)
+
+	// Subscribers per session: the third on one session gets 503, another session still works.
+	a, b := r.dial("/api/import/progress/full"), r.dial("/api/import/progress/full")
+	defer a.Close()
+	defer b.Close()
+	waitFor(t, "two subscribers", func() bool { return r.subscribers("websocket") == 2 })
+	req, _ := http.NewRequest(http.MethodGet, r.base+"/api/import/progress/full?wait=0", nil)
+	status, body := r.do(req)
+	wantError(t, "third subscriber of a session", status, body, 503, "too many subscribers for this session")
+	if status, _ := r.poll("other", 0, "0"); status != 200 {
+		t.Fatalf("another session: %d", status)
+	}
+
+	// Sessions per seed-protocol connection: 16, the 17th registration closes it with 1008.
+	c := r.dial("/")
+	for i := 0; i < 16; i++ {
+		c.WriteJSON(map[string]any{"sessionId": fmt.Sprintf("many-%d", i)})
+	}
+	waitFor(t, "16 subscriptions", func() bool { return r.subscribers("websocket") == 18 })
+	c.WriteJSON(map[string]any{"sessionId": "many-16"})
+	if _, closed := readFrames(t, c, -1); closed == nil || closed.Code != websocket.ClosePolicyViolation ||
+		!strings.Contains(closed.Text, "too many sessions") {
+		t.Fatalf("17th registration: closed with %v", closed)
+	}
+
+	// Incoming message size: more than 4 KiB closes with 1009, and nothing breaks for others.
+	big := r.dial("/")
+	big.WriteMessage(websocket.TextMessage, []byte(`{"sessionId":"s1","pad":"`+strings.Repeat("x", 8192)+`"}`))
+	if _, closed := readFrames(t, big, -1); closed == nil || closed.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("oversized message: closed with %v", closed)
+	}
 }
