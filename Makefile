@@ -6,7 +6,7 @@ FUZZTIME ?= 10s
 CADDY := $(CURDIR)/caddy
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: demo test deps lint unit fuzz caddy e2e e2e-socketio e2e-browser bench-ci
+.PHONY: demo test deps lint unit fuzz caddy e2e e2e-socketio e2e-sse e2e-browser bench-ci
 
 demo:
 	./examples/demo/run.sh
@@ -16,6 +16,7 @@ test: deps lint caddy unit fuzz e2e bench-ci
 deps:
 	go mod download
 	$(NPM_CI) --prefix e2e/socketio
+	$(NPM_CI) --prefix e2e/sse
 	$(NPM_CI) --prefix e2e/browser
 	@command -v chromium >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
@@ -40,10 +41,13 @@ fuzz:
 caddy:
 	./xcaddy.sh
 
-e2e: e2e-socketio e2e-browser
+e2e: e2e-socketio e2e-sse e2e-browser
 
 e2e-socketio:
 	cd e2e/socketio && CADDY_BIN=$(CADDY) npm run test:caddy
+
+e2e-sse:
+	cd e2e/sse && CADDY_BIN=$(CADDY) npm run test:caddy
 
 e2e-browser:
 	cd e2e/browser && CADDY_BIN=$(CADDY) npm test
