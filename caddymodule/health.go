@@ -17,7 +17,16 @@ type health struct {
 	Sessions    int            `json:"sessions"`
 	Subscribers map[string]int `json:"subscribers"`
 	Broker      string         `json:"broker"`
+	Upstream    *upstreamState `json:"upstream,omitempty"` // with upstream_sse
 	Error       string         `json:"error,omitempty"`
+}
+
+// upstreamState is the health of upstream_sse pulls on this node.
+type upstreamState struct {
+	Sessions   int    `json:"sessions"`   // sessions being pulled
+	Open       int    `json:"open"`       // connections open now
+	Reconnects uint64 `json:"reconnects"` // since the pull settings were last loaded
+	EventsIn   uint64 `json:"events_in"`  // the same
 }
 
 // serveHealth answers 200 with counts, or 503 when the broker cannot publish.
@@ -37,6 +46,10 @@ func (r *Relay) serveHealth(w http.ResponseWriter, req *http.Request) {
 	}
 	for _, name := range []string{transport.WebSocket, transport.SSE, transport.Poll, transport.SocketIO} {
 		h.Subscribers[name] = stats.Subscribers[name]
+	}
+	if r.UpstreamSSE != nil {
+		ps := inst.pull.stats()
+		h.Upstream = &upstreamState{Sessions: ps.Pulling, Open: ps.Open, Reconnects: ps.Reconnects, EventsIn: ps.EventsIn}
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), healthTimeout)
 	defer cancel()

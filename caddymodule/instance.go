@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +37,9 @@ type instance struct {
 
 	ctx    context.Context // ends when the instance is destroyed; bounds background publishing
 	cancel context.CancelFunc
+
+	mu       sync.Mutex // guards handlers and serialises configure
+	handlers []*Relay   // the live handlers using the instance, oldest first
 
 	stopOnce sync.Once
 }
@@ -96,15 +100,48 @@ func newInstance(ctx caddy.Context, r *Relay) (*instance, error) {
 	return inst, nil
 }
 
-// configure applies r's settings to the shared instance; a reload changes them in place.
-func (i *instance) configure(r *Relay) error {
-	i.broker.SetOptions(r.brokerOptions())
-	i.hub.SetConfig(r.hubConfig())
-	i.ws.SetConfig(r.websocketConfig())
-	if err := i.sio.SetConfig(r.socketIOConfig()); err != nil {
+// attach registers r as a live handler of the instance and applies the settings. Node-wide
+// settings (history, TTLs, queues, limits, Socket.IO timings) come from the newest handler: on a
+// reload that is the new configuration. upstream_sse comes from the newest handler that has one,
+// so that a site without it does not switch off another site's pull in the same configuration.
+func (i *instance) attach(r *Relay) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.handlers = append(i.handlers, r)
+	return i.apply()
+}
+
+// detach forgets r when its configuration is unloaded, and applies what remains.
+func (i *instance) detach(r *Relay) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if j := slices.Index(i.handlers, r); j >= 0 {
+		i.handlers = slices.Delete(i.handlers, j, j+1)
+	}
+	if len(i.handlers) > 0 {
+		if err := i.apply(); err != nil {
+			r.logger.Error("re-applying settings after unload", zap.Error(err))
+		}
+	}
+}
+
+// apply sets the instance up from its live handlers. i.mu is held.
+func (i *instance) apply() error {
+	newest := i.handlers[len(i.handlers)-1]
+	i.broker.SetOptions(newest.brokerOptions())
+	i.hub.SetConfig(newest.hubConfig())
+	i.ws.SetConfig(newest.websocketConfig())
+	if err := i.sio.SetConfig(newest.socketIOConfig()); err != nil {
 		return fmt.Errorf("socketio: %w", err)
 	}
-	return i.pull.configure(r, i.broker)
+	puller := newest
+	for j := len(i.handlers) - 1; j >= 0; j-- {
+		if i.handlers[j].UpstreamSSE != nil {
+			puller = i.handlers[j]
+			break
+		}
+	}
+	return i.pull.configure(puller, i.broker)
 }
 
 // shutdownWait bounds how long exit waits for WebSocket clients to answer the close frame.
@@ -154,7 +191,6 @@ func (r *Relay) hubConfig() hub.Config {
 func (r *Relay) websocketConfig() websocket.Config {
 	c := websocket.DefaultConfig()
 	c.WriteTimeout = time.Duration(r.WriteTimeout)
-	c.Authorize = r.authorize
 	c.Observe = observeDelivery
 	c.Log = r.logger.With(zap.String("transport", "websocket"))
 	return c

@@ -218,7 +218,7 @@ func (r *Relay) Provision(ctx caddy.Context) error {
 		return err
 	}
 	r.inst, r.key = inst, key
-	if err := inst.configure(r); err != nil {
+	if err := inst.attach(r); err != nil {
 		return err
 	}
 
@@ -371,6 +371,7 @@ func (r *Relay) Cleanup() error {
 	if r.key == "" {
 		return nil
 	}
+	r.inst.detach(r)
 	_, err := instances.Delete(r.key)
 	return err
 }

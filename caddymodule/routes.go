@@ -48,7 +48,7 @@ func (r *Relay) route(w http.ResponseWriter, req *http.Request, next caddyhttp.H
 			refuseOrigin(w, req)
 			return nil
 		}
-		r.inst.ws.ServeSeed(w, req, requestToken(req))
+		r.inst.ws.ServeSeed(w, req, websocket.Access{Authorize: r.authorize, HandshakeToken: requestToken(req)})
 		return nil
 	}
 	if r.assets.Serve(w, req) {

@@ -481,6 +481,9 @@ func TestUpstreamPullClosesAfterIdleOnceTheLastSubscriberLeft(t *testing.T) {
 	default:
 	}
 
+	if h := r.health(); h.Upstream == nil || h.Upstream.Open != 1 || h.Upstream.Sessions != 1 {
+		t.Fatalf("health while pulling: %+v", h.Upstream)
+	}
 	left := time.Now()
 	back.Close()
 	rq := up.request(1)
@@ -498,6 +501,7 @@ func TestUpstreamPullClosesAfterIdleOnceTheLastSubscriberLeft(t *testing.T) {
 	if n := up.count(); n != 1 {
 		t.Fatalf("upstream got %d requests, want 1", n)
 	}
+	waitFor(t, "health to show no open upstream", func() bool { return r.health().Upstream.Open == 0 })
 }
 
 func TestUpstreamPull404EndsTheSessionWithOneErrorEvent(t *testing.T) {
@@ -835,5 +839,35 @@ func TestTeeLeavesGzipCompressedUpstreamSSEUntouchedAndUnteed(t *testing.T) {
 	})
 	if a := r.pollTee("gz-1"); len(a.Events) != 0 {
 		t.Fatalf("the compressed stream was teed: poll = %+v", a)
+	}
+}
+
+// Two sites share the memory broker; only one configures upstream_sse. Whatever order Caddy
+// provisions them in, the pull stays on (a site without it must not switch off the other's).
+func TestUpstreamPullSurvivesASecondSiteWithoutIt(t *testing.T) {
+	const session = "two-sites"
+	up := newSSEUpstream(t, nil, func(w http.ResponseWriter, req *http.Request, _ int) {
+		startEventStream(w)
+		writeFlush(w, "id: e1\ndata: {\"type\":\"progress\"}\n\n")
+		<-req.Context().Done()
+	})
+	r := startRelay(t, pullBlock(up.URL))
+	other := freePort(t)
+	for round := 0; round < 5; round++ {
+		cf := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\nhttp://127.0.0.1:%d {\n\tprogress_relay {\n%s\n\t}\n}\nhttp://127.0.0.1:%d {\n\tprogress_relay\n}\n",
+			r.port, pullBlock(up.URL), other)
+		cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := caddy.Load(cfg, true); err != nil {
+			t.Fatal(err)
+		}
+		http.DefaultClient.CloseIdleConnections()
+		sub := r.dial("/api/import/progress/" + fmt.Sprintf("%s-%d", session, round))
+		if frames, closed := readFrames(t, sub, 1); len(frames) != 1 {
+			t.Fatalf("round %d: no pulled event (closed %v)", round, closed)
+		}
+		sub.Close()
 	}
 }

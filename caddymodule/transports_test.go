@@ -49,7 +49,9 @@ func readFrames(t *testing.T, c *websocket.Conn, n int) ([]string, *websocket.Cl
 	return frames, nil
 }
 
-func (r *relay) subscribers(transport string) int {
+func (r *relay) subscribers(transport string) int { return r.health().Subscribers[transport] }
+
+func (r *relay) health() health {
 	r.t.Helper()
 	res, err := http.Get(r.base + "/relay/health")
 	if err != nil {
@@ -58,7 +60,7 @@ func (r *relay) subscribers(transport string) int {
 	defer res.Body.Close()
 	var h health
 	json.NewDecoder(res.Body).Decode(&h)
-	return h.Subscribers[transport]
+	return h
 }
 
 func TestWebhookEventsReachEveryTransportOnceInOrder(t *testing.T) {

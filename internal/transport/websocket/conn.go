@@ -26,12 +26,11 @@ const (
 // calls wake when events arrive, and wake starts a writer if none is running. Only the read loop
 // lives as long as the connection.
 type conn struct {
-	h   *Handler
-	cfg *Config
-	ws  *websocket.Conn
-	raw *batchConn
-	// handshakeToken is the subscriber token sent with the upgrade, for messages that carry none.
-	handshakeToken string
+	h      *Handler
+	cfg    *Config
+	ws     *websocket.Conn
+	raw    *batchConn
+	access Access // how seed-protocol registrations are authorised
 
 	mu        sync.Mutex // guards the fields below
 	subs      []*entry

@@ -28,8 +28,6 @@ type Config struct {
 	RegisterTimeout time.Duration // seed protocol: the first message must arrive within this
 	MaxMessage      int64         // largest message a client may send, in bytes
 	MaxSessions     int           // subscriptions one seed-protocol connection may hold
-	// Authorize checks a subscriber token for a session; nil means no tokens are required.
-	Authorize func(session, token string) error
 	// Observe, when set, is told of each event written and its publish-to-write latency.
 	Observe func(transport string, ev *event.Event, latency time.Duration)
 	Log     *zap.Logger
@@ -102,15 +100,24 @@ func (h *Handler) Connections() int {
 // IsUpgrade reports whether r asks for a WebSocket.
 func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
+// Access is how a seed-protocol connection's registrations are authorised: each site of the
+// relay passes its own.
+type Access struct {
+	// Authorize checks a subscriber token for a session; nil means no tokens are required.
+	Authorize func(session, token string) error
+	// HandshakeToken is a token the caller found on the upgrade request (cookie, ?token=), for
+	// registration messages that carry none.
+	HandshakeToken string
+}
+
 // ServeSeed upgrades r and waits for {"sessionId": id, "after"?, "envelope"?, "token"?}
-// messages; each one subscribes the connection to a session. A message without a token uses
-// handshakeToken, one the caller found on the upgrade request (cookie, ?token=).
-func (h *Handler) ServeSeed(w http.ResponseWriter, r *http.Request, handshakeToken string) {
+// messages; each one subscribes the connection to a session, if access allows.
+func (h *Handler) ServeSeed(w http.ResponseWriter, r *http.Request, access Access) {
 	c := h.upgrade(w, r)
 	if c == nil {
 		return
 	}
-	c.handshakeToken = handshakeToken
+	c.access = access
 	go c.readLoop(true)
 }
 

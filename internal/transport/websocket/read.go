@@ -124,12 +124,12 @@ func (c *conn) parseRegistration(msg []byte) (parsedRegistration, int, string) {
 	if err != nil {
 		return parsedRegistration{}, websocket.ClosePolicyViolation, "after: " + err.Error()
 	}
-	if c.cfg.Authorize != nil {
+	if c.access.Authorize != nil {
 		token := reg.Token
 		if token == "" {
-			token = c.handshakeToken
+			token = c.access.HandshakeToken
 		}
-		if err := c.cfg.Authorize(session, token); err != nil {
+		if err := c.access.Authorize(session, token); err != nil {
 			return parsedRegistration{}, CloseUnauthorized, err.Error()
 		}
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseRegistration(t *testing.T) {
-	c := &conn{cfg: &Config{Authorize: func(session, token string) error {
+	c := &conn{cfg: &Config{}, access: Access{Authorize: func(session, token string) error {
 		if token != "good" {
 			return errors.New("token refused")
 		}
@@ -54,7 +54,7 @@ func TestParseRegistration(t *testing.T) {
 }
 
 func TestHandshakeTokenServesMessagesWithoutOne(t *testing.T) {
-	c := &conn{handshakeToken: "good", cfg: &Config{Authorize: func(_, token string) error {
+	c := &conn{cfg: &Config{}, access: Access{HandshakeToken: "good", Authorize: func(_, token string) error {
 		if token != "good" {
 			return errors.New("no")
 		}

@@ -90,7 +90,7 @@ func benchmarkWritePath(b *testing.B, n int) {
 	defer h.Close()
 	handler := New(h, DefaultConfig())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.ServeSeed(w, r, "")
+		handler.ServeSeed(w, r, Access{})
 	}))
 	defer srv.Close()
 	defer handler.Shutdown(0)
