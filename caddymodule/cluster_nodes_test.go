@@ -86,8 +86,7 @@ type node struct {
 
 // cluster is two nodes on one Redis and prefix.
 type cluster struct {
-	a, b   *node
-	prefix string
+	a, b *node
 }
 
 // startCluster starts node A on redisURLA and node B on redisURLB (the same Redis; B may log in
@@ -96,9 +95,8 @@ func startCluster(t *testing.T, redisURLA, redisURLB, prefix string) *cluster {
 	t.Helper()
 	bin := caddyBinary(t)
 	return &cluster{
-		a:      startNode(t, bin, "A", redisURLA, prefix),
-		b:      startNode(t, bin, "B", redisURLB, prefix),
-		prefix: prefix,
+		a: startNode(t, bin, "A", redisURLA, prefix),
+		b: startNode(t, bin, "B", redisURLB, prefix),
 	}
 }
 

@@ -247,9 +247,10 @@ func seqList(evs []envelope) string {
 
 // refusal is how a node answered a new subscription it could not make.
 type refusal struct {
-	sseStatus int // the SSE request's status
-	wsClose   int // the by-URL WebSocket's close code
-	err       error
+	sseStatus  int    // the SSE request's status
+	retryAfter string // and its Retry-After header
+	wsClose    int    // the by-URL WebSocket's close code
+	err        error
 }
 
 // newSubscribersRefused opens, at the same time, a new SSE stream and a new WebSocket of session
@@ -269,7 +270,7 @@ func newSubscribersRefused(n *node, session string) refusal {
 			return
 		}
 		res.Body.Close()
-		r.sseStatus = res.StatusCode
+		r.sseStatus, r.retryAfter = res.StatusCode, res.Header.Get("Retry-After")
 	}()
 	c, _, err := websocket.DefaultDialer.DialContext(ctx, n.wsURL("/api/import/progress/"+session), nil)
 	if err == nil {

@@ -48,6 +48,7 @@ func reachAll(t *testing.T, count int, streams ...*stream) {
 	}
 }
 
+// orZero reads a JSON number that may be absent.
 func orZero(v any) float64 {
 	f, _ := v.(float64)
 	return f
@@ -106,10 +107,10 @@ func TestClusterLateJoinersAndResumersOnAnotherNodeMissNothing(t *testing.T) {
 	if len(evs) != 2 || evs[1].id != "2" {
 		t.Fatalf("SSE on A: %+v", evs)
 	}
-	ws := c.a.dial("/")
-	ws.WriteJSON(map[string]any{"sessionId": session, "envelope": true})
-	frames, _ := readFrames(t, ws, 3)
-	ws.Close()
+	wsOnA := c.a.dial("/")
+	wsOnA.WriteJSON(map[string]any{"sessionId": session, "envelope": true})
+	frames, _ := readFrames(t, wsOnA, 3)
+	wsOnA.Close()
 	checkEnvelopesFrom(t, "WebSocket on A", frames, sent, 1)
 	status, polled := c.a.poll(session, 0, "0")
 	if status != http.StatusOK || polled.Last != 5 {
@@ -121,7 +122,7 @@ func TestClusterLateJoinersAndResumersOnAnotherNodeMissNothing(t *testing.T) {
 	reachAll(t, 5, late)
 	// The resumers continue on B from their last seq on A.
 	sse := watchSSE(c.b, session, evs[1].id)
-	ws2 := watchWS(c.b, "/", map[string]any{"sessionId": session, "after": 3, "envelope": true}, true)
+	resumedWS := watchWS(c.b, "/", map[string]any{"sessionId": session, "after": 3, "envelope": true}, true)
 	poll := watchPoll(c.b, session, polled.Last)
 	subscribersOn(t, c.b, map[string]int{"websocket": 2, "sse": 1, "poll": 1})
 
@@ -132,7 +133,7 @@ func TestClusterLateJoinersAndResumersOnAnotherNodeMissNothing(t *testing.T) {
 	reportedRun(t, "long-poll on A", all, sent)
 	sameEvents(t, "late joiner on B", late.wait(t), all)
 	sameEvents(t, "SSE resumed on B after 2", sse.wait(t), all[2:])
-	sameEvents(t, "WebSocket resumed on B after 3", ws2.wait(t), all[3:])
+	sameEvents(t, "WebSocket resumed on B after 3", resumedWS.wait(t), all[3:])
 	sameEvents(t, "long-poll resumed on B after 5", poll.wait(t), all[5:])
 }
 
@@ -269,9 +270,9 @@ func TestClusterRedisOutageAnswers503AndLosesNothingAcknowledged(t *testing.T) {
 			refusedAt := time.Now()
 			r := newSubscribersRefused(c.b, session)
 			t.Logf("new subscribers refused after %s", time.Since(refusedAt).Round(time.Millisecond))
-			if r.err != nil || r.sseStatus != http.StatusServiceUnavailable ||
+			if r.err != nil || r.sseStatus != http.StatusServiceUnavailable || r.retryAfter == "" ||
 				r.wsClose != websocket.CloseTryAgainLater {
-				t.Fatalf("new subscribers on B with Redis down: %+v; want SSE 503 and WebSocket 1013", r)
+				t.Fatalf("new subscribers on B with Redis down: %+v; want SSE 503 with Retry-After and WebSocket 1013", r)
 			}
 			for _, s := range streams {
 				if s.ended() {

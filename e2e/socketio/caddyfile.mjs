@@ -26,3 +26,24 @@ http://127.0.0.1:${noEio3Port} {${relay("off")}
 `;
 }
 
+// clusterCaddyfile is one node of the two-node fleet the cluster test uses: its own Caddy process,
+// the Redis broker under a prefix shared with the other node.
+export function clusterCaddyfile({ port, redis, prefix }) {
+  return `{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:${port} {
+	progress_relay {
+		broker redis ${redis} {
+			prefix ${prefix}
+		}
+		webhook /hooks/progress {
+			secret ${secret}
+			id_field eventId
+		}
+	}
+}
+`;
+}

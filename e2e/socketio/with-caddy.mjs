@@ -1,17 +1,23 @@
 // Runs this suite against the built Caddy: starts CADDY_BIN (default ../../caddy) with a site that
 // serves Socket.IO with Engine.IO 3 allowed and one with it off, runs `node --test`, stops Caddy.
 // The reload test reads RELAY_CADDYFILE and RELAY_ADMIN to reload that Caddy with a changed config.
-import { spawn } from "node:child_process";
+//
+// When Redis answers at 127.0.0.1:6379 (redis-cli ping), it also starts a two-node fleet for the
+// cluster test: two more Caddy processes on the Redis broker under a prefix of this run's own,
+// passed as RELAY_CLUSTER_A and RELAY_CLUSTER_B; the prefix's keys are deleted at the end.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { caddyfile, secret } from "./caddyfile.mjs";
+import { caddyfile, clusterCaddyfile, secret } from "./caddyfile.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const caddy = process.env.CADDY_BIN ?? path.join(here, "..", "..", "caddy");
+const redisHost = ["-h", "127.0.0.1", "-p", "6379"];
 
 async function freePort() {
   const srv = net.createServer().listen(0, "127.0.0.1");
@@ -22,26 +28,60 @@ async function freePort() {
   return port;
 }
 
-const ports = { admin: await freePort(), port: await freePort(), noEio3Port: await freePort() };
 const dir = mkdtempSync(path.join(os.tmpdir(), "relay-sio-"));
-const file = path.join(dir, "Caddyfile");
-writeFileSync(file, caddyfile(ports));
+const servers = [];
 
-const server = spawn(caddy, ["run", "--config", file, "--adapter", "caddyfile"], { stdio: ["ignore", "ignore", "pipe"] });
-let log = "";
-server.stderr.on("data", (b) => { log = (log + b).slice(-20000); });
-const base = `http://127.0.0.1:${ports.port}`;
-for (let i = 0; ; i++) {
-  try {
-    const res = await fetch(`${base}/relay/health`);
-    if (res.ok) break;
-  } catch {}
-  if (i > 200 || server.exitCode !== null) {
-    console.error(`caddy did not start:\n${log}`);
-    process.exit(1);
+// startCaddy runs Caddy with config (written to dir/file) and resolves once base answers health
+// checks; on failure it stops what runs, prints the log and exits.
+async function startCaddy(name, file, config, base) {
+  writeFileSync(file, config);
+  const proc = spawn(caddy, ["run", "--config", file, "--adapter", "caddyfile"], { stdio: ["ignore", "ignore", "pipe"] });
+  const server = { name, proc, log: "" };
+  proc.stderr.on("data", (b) => { server.log = (server.log + b).slice(-20000); });
+  servers.push(server);
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`${base}/relay/health`);
+      if (res.ok) return server;
+    } catch {}
+    if (i > 200 || proc.exitCode !== null) {
+      console.error(`caddy (${name}) did not start:\n${server.log}`);
+      await stopAll();
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  await new Promise((r) => setTimeout(r, 50));
 }
+
+async function stopAll() {
+  await Promise.all(servers.map(async ({ proc }) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill("SIGTERM");
+    await once(proc, "exit");
+  }));
+}
+
+function redisAnswers() {
+  try {
+    return execFileSync("redis-cli", [...redisHost, "ping"], { encoding: "utf8", timeout: 5000 }).trim() === "PONG";
+  } catch {
+    return false;
+  }
+}
+
+// deleteKeys removes every key under prefix, once the nodes that wrote them have stopped.
+function deleteKeys(prefix) {
+  const keys = execFileSync("redis-cli", [...redisHost, "--scan", "--pattern", `${prefix}*`], { encoding: "utf8" })
+    .split("\n").filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) {
+    execFileSync("redis-cli", [...redisHost, "unlink", ...keys.slice(i, i + 500)]);
+  }
+}
+
+const ports = { admin: await freePort(), port: await freePort(), noEio3Port: await freePort() };
+const file = path.join(dir, "Caddyfile");
+const base = `http://127.0.0.1:${ports.port}`;
+await startCaddy("relay", file, caddyfile(ports), base);
 
 const env = {
   ...process.env,
@@ -54,10 +94,27 @@ const env = {
   RELAY_PORT: String(ports.port),
   CADDY_BIN: caddy,
 };
+
+let clusterPrefix = "";
+if (redisAnswers()) {
+  clusterPrefix = `relaytest:e2e:${randomBytes(6).toString("hex")}:`;
+  for (const name of ["A", "B"]) {
+    const port = await freePort();
+    const nodeBase = `http://127.0.0.1:${port}`;
+    const config = clusterCaddyfile({ port, redis: "redis://127.0.0.1:6379/0", prefix: clusterPrefix });
+    await startCaddy(`cluster node ${name}`, path.join(dir, `Caddyfile.${name}`), config, nodeBase);
+    env[`RELAY_CLUSTER_${name}`] = nodeBase;
+  }
+} else {
+  console.error("note: no Redis at 127.0.0.1:6379, so the cluster test is skipped");
+}
+
 const tests = spawn(process.execPath, ["--test", "--test-reporter=spec", "--test-timeout=120000", "test/"], { cwd: here, env, stdio: "inherit" });
 const [code] = await once(tests, "exit");
-server.kill("SIGTERM");
-const [, signal] = await once(server, "exit");
+await stopAll();
+if (clusterPrefix) deleteKeys(clusterPrefix);
 rmSync(dir, { recursive: true, force: true });
-if (code !== 0) console.error(`--- caddy's last log lines ---\n${log.slice(-6000)}`);
+if (code !== 0) {
+  for (const { name, log } of servers) console.error(`--- ${name}'s last log lines ---\n${log.slice(-6000)}`);
+}
 process.exit(code ?? 1);
