@@ -27,7 +27,7 @@ type connection struct {
 	// engine's buffer together, so that the callback is reported with the flush that sends it.
 	writeMu sync.Mutex
 
-	mu         sync.Mutex // guards deliveries and closed
+	mu         sync.Mutex // guards deliveries and closed; taken after the hub's locks (track)
 	deliveries map[string]*delivery
 	closed     bool
 }
@@ -155,6 +155,20 @@ func (c *connection) attach(d *delivery, sub *hub.Subscription) bool {
 		return false
 	}
 	d.sub = sub
+	return true
+}
+
+// track counts a delivery goroutine about to start, unless the socket is closed: Server.Close
+// waits for the running ones once every socket is closed, so none may be counted after that.
+// A registration that raced the disconnect arms its delivery after close released it; that
+// delivery has nothing left to write.
+func (c *connection) track() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.srv.deliveries.Add(1)
 	return true
 }
 

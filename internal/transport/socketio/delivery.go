@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"errors"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -12,11 +14,12 @@ import (
 	"github.com/progress-relay/progress-relay/internal/transport"
 )
 
-// window is how many written chunks may await their transport's drain before a delivery stops
-// taking events from the hub. Events held back stay in the hub's queue, where progress events
-// collapse, instead of piling up in the engine's unbounded buffer. It is more than one because
-// the engine may report a drain one flush late (a write racing its heartbeat, or a flush in flight
-// during the polling→websocket upgrade), which must not stall a healthy socket.
+// window is how many chunks written to the engine may await their transport's drain before a
+// delivery stops taking events from the hub. Events held back stay in the hub's queue, where
+// progress events collapse, instead of piling up in the engine's unbounded buffer. It is more
+// than one because the engine may report a drain one flush late (a write racing its heartbeat,
+// or a flush in flight during the polling→websocket upgrade), which must not stall a healthy
+// socket.
 const window = 4
 
 // chunk is how many events go to the engine per drain callback. With window, it bounds what a
@@ -29,6 +32,11 @@ const chunk = 32
 // It keeps no goroutine while idle: the hub's Notify starts one when the queue gets events, and
 // it exits when the queue is empty again. At most one runs at a time (running), so events leave
 // in seq order; sockets and sessions never wait for each other.
+//
+// On HTTP long-polling, events go through the engine's buffer, paced by its drain callbacks
+// (window, chunk). On WebSocket, each event's cached frame is written straight to the connection,
+// all queued events in one syscall, and the write itself paces the delivery: while it blocks,
+// events wait in the hub's queue.
 type delivery struct {
 	conn    *connection
 	session string
@@ -38,13 +46,20 @@ type delivery struct {
 	running atomic.Bool   // a goroutine is draining the subscription
 	drained chan struct{} // a value per written chunk that its transport has sent
 
+	// run bound once: "go d.run()" would allocate a closure on every start, that is per event
+	// at low rates.
+	runFn func()
+
 	// Owned by the running goroutine.
 	batch    []*event.Event
-	inflight int // written chunks not yet drained
+	inflight int          // written chunks not yet drained
+	ws       *wsTransport // set once events may go straight to the socket's WebSocket connection
 }
 
 func newDelivery(c *connection, session string) *delivery {
-	return &delivery{conn: c, session: session, drained: make(chan struct{}, window)}
+	d := &delivery{conn: c, session: session, drained: make(chan struct{}, window)}
+	d.runFn = d.run
+	return d
 }
 
 // notify is the hub's signal that events are queued or that the subscription was dropped. It runs
@@ -62,9 +77,8 @@ func (d *delivery) arm() {
 }
 
 func (d *delivery) start() {
-	if d.running.CompareAndSwap(false, true) {
-		d.conn.srv.deliveries.Add(1)
-		go d.run()
+	if d.running.CompareAndSwap(false, true) && d.conn.track() {
+		go d.runFn()
 	}
 }
 
@@ -103,11 +117,66 @@ func (d *delivery) run() {
 	}
 }
 
-// write hands a batch to the engine in chunks, up to and including a terminal event, waiting
-// after each chunk while window chunks are unsent. It reports whether the batch ended the
-// session, and false for ok when the socket is gone.
+// write writes a batch, up to and including a terminal event. It reports whether the batch ended
+// the session, and false for ok when the socket is gone.
+//
+// On the WebSocket transport events go straight to the connection (writeDirect). The first event
+// after the socket got there still goes through the engine: the engine returns from it only once
+// it handed the transport everything written before, events of a polling transport that was being
+// upgraded included, which must reach the client first.
 func (d *delivery) write(batch []*event.Event) (terminal, ok bool) {
 	st := d.conn.srv.cfg.Load()
+	if d.ws == nil {
+		ws, _ := d.conn.eio.Transport().(*wsTransport)
+		if ws == nil {
+			return d.writeToEngine(st, batch)
+		}
+		if terminal, ok = d.writeToEngine(st, batch[:1]); terminal || !ok {
+			return terminal, ok
+		}
+		d.ws, batch = ws, batch[1:]
+		if len(batch) == 0 {
+			return false, true
+		}
+	}
+	return d.writeDirect(st, batch)
+}
+
+// writeDirect writes events as WebSocket frames, cached on each event, straight to the socket's
+// connection, in one flush. A socket that does not take them within write_timeout is dropped.
+func (d *delivery) writeDirect(st *settings, batch []*event.Event) (terminal, ok bool) {
+	if isClosed(d.sub.Done()) {
+		return false, true // run sees why
+	}
+	bw := d.ws.wire.begin(st.WriteTimeout)
+	n := 0
+	for _, ev := range batch {
+		_, _ = bw.Write(st.wsFrame(ev)) // an error sticks until end reports it
+		n++
+		if ev.Terminal {
+			terminal = true
+			break
+		}
+	}
+	if err := d.ws.wire.end(); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			d.dropSlow()
+		} else {
+			// The connection is closed or broken: the engine's reader sees it too; closing the
+			// session here only makes sure that it ends now.
+			d.conn.eio.Close(true)
+		}
+		return terminal, false
+	}
+	if st.Observe != nil {
+		d.observe(st, batch[:n])
+	}
+	return terminal, true
+}
+
+// writeToEngine hands a batch to the engine in chunks, waiting after each chunk while window
+// chunks are unsent.
+func (d *delivery) writeToEngine(st *settings, batch []*event.Event) (terminal, ok bool) {
 	for len(batch) > 0 && !terminal && !isClosed(d.sub.Done()) {
 		n := min(len(batch), chunk)
 		terminal = d.writeChunk(st, batch[:n])
@@ -188,11 +257,18 @@ collect:
 		case <-d.conn.ctx.Done():
 			return false
 		case <-timer.C:
-			d.conn.drop("events not sent within write_timeout")
+			d.dropSlow()
 			return false
 		}
 	}
 	return true
+}
+
+// dropSlow drops a socket that did not take events within write_timeout; the hub counts it as a
+// slow consumer.
+func (d *delivery) dropSlow() {
+	d.sub.DropSlow()
+	d.conn.drop("events not sent within write_timeout")
 }
 
 // finish ends the delivery after the terminal event; the socket stays connected.

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/servers/engine/v3"
@@ -21,14 +22,16 @@ type generation struct {
 	pingTimeout  time.Duration
 }
 
-func newGeneration(st *settings) *generation {
+// newGeneration starts an engine for st's heartbeat; its WebSocket transport writes with the
+// settings current in cfg.
+func newGeneration(st *settings, cfg *atomic.Pointer[settings]) *generation {
 	o := config.DefaultServerOptions()
 	o.SetPingInterval(st.PingInterval)
 	o.SetPingTimeout(st.PingTimeout)
 	// A websocket that reads nothing for this long is dead; the heartbeat normally notices first.
 	o.SetIdleTimeout(2 * (st.PingInterval + st.PingTimeout))
 	o.SetMaxHttpBufferSize(maxMessageBytes)
-	o.SetTransports(types.NewSet[engine.TransportCtor](&pollingBuilder{}, engine.WebSocket))
+	o.SetTransports(types.NewSet[engine.TransportCtor](&pollingBuilder{}, &wsBuilder{cfg: cfg}))
 	// The relay's gates (origin, EIO3) run before the engine on every request, so the engine
 	// accepts what reaches it: EIO3 on, and CORS headers for any origin that got this far
 	// (the same origin or an allowed one); its WebSocket origin check defers to the same rule.

@@ -11,22 +11,36 @@ import (
 // so that it is encoded once however many sockets receive it.
 type frame struct {
 	name   string
-	packet string
+	packet string // for the engine's transports, which add the Engine.IO message type
+	ws     []byte // the whole WebSocket text frame: header, Engine.IO message type 4, packet
 }
 
-// packet returns ev as the Socket.IO packet text for st's event names. The cached frame is used
-// when it was built for the same name, which is always the case unless a reload renamed the type
-// while the event was in flight.
-func (st *settings) packet(ev *event.Event) string {
-	name := st.eventName(ev.Type)
-	f := ev.Memo(event.SlotSocketIO, func(e *event.Event) any {
-		return frame{name: name, packet: st.prefix(name) + frameArgs(e)}
-	}).(frame)
-	if f.name == name {
-		return f.packet
-	}
-	return st.prefix(name) + frameArgs(ev)
+func newFrame(st *settings, name string, ev *event.Event) frame {
+	packet := st.prefix(name) + frameArgs(ev)
+	n := 1 + len(packet)
+	ws := appendFrameHeader(make([]byte, 0, 10+n), opText, n)
+	ws = append(append(ws, '4'), packet...)
+	return frame{name: name, packet: packet, ws: ws}
 }
+
+// frame returns ev encoded for st's event names. The cached frame is used when it was built for
+// the same name, which is always the case unless a reload renamed the type while the event was
+// in flight.
+func (st *settings) frame(ev *event.Event) frame {
+	name := st.eventName(ev.Type)
+	f := ev.Memo(event.SlotSocketIO, func(e *event.Event) any { return newFrame(st, name, e) }).(frame)
+	if f.name == name {
+		return f
+	}
+	return newFrame(st, name, ev)
+}
+
+// packet returns ev as the Socket.IO packet text, for the engine's transports.
+func (st *settings) packet(ev *event.Event) string { return st.frame(ev).packet }
+
+// wsFrame returns ev as a WebSocket text frame carrying its Engine.IO message, for writing
+// straight to the connection.
+func (st *settings) wsFrame(ev *event.Event) []byte { return st.frame(ev).ws }
 
 // frameArgs encodes the arguments after the event name: data, {seq, type, session}, and the
 // closing bracket. Data is the backend's JSON as a value; data that is not JSON (an SSE upstream

@@ -8,20 +8,19 @@
 package socketio
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"go.uber.org/zap"
 
 	"github.com/progress-relay/progress-relay/internal/hub"
 	"github.com/progress-relay/progress-relay/internal/reply"
-	"github.com/progress-relay/progress-relay/internal/transport"
 )
 
 // closeGrace is how long Close lets sockets close in order (a polling client needs its next poll
@@ -76,7 +75,7 @@ func New(h *hub.Hub, cfg Config, logger *zap.Logger) (*Server, error) {
 
 // addGeneration starts an engine for st's heartbeat and makes it take new handshakes.
 func (s *Server) addGeneration(st *settings) {
-	g := newGeneration(st)
+	g := newGeneration(st, &s.cfg)
 	// Before Bind, so that these listeners run ahead of the library's.
 	_ = g.eng.On("connection", func(args ...any) {
 		if conn, ok := args[0].(engine.Socket); ok {
@@ -161,12 +160,15 @@ func (s *Server) ServeGated(w http.ResponseWriter, r *http.Request, g Gate) {
 		reply.RetryAfter(w, http.StatusServiceUnavailable, 2, "relay shutting down")
 		return
 	}
-	if websocket.IsWebSocketUpgrade(r) {
-		// Caddy's ResponseWriter hides Hijack; the engine upgrades with gorilla/websocket, which
-		// needs it.
-		w = transport.Hijackable(w)
-	}
-	s.engineFor(q.Get("sid")).ServeHTTP(w, r)
+	ew := &engineWriter{w: w}
+	defer ew.release()
+	// The engine keeps a session's first request for the session's life: give it one without
+	// Caddy's request context, which holds the request's replacer, variables and original copy
+	// (a few KiB per socket). The context ends with this request, as the original does.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer context.AfterFunc(r.Context(), cancel)()
+	s.engineFor(q.Get("sid")).ServeHTTP(ew, r.WithContext(ctx))
 }
 
 // Close ends every socket: first in order (pending events flushed, a close packet to polling

@@ -23,6 +23,15 @@ func TestWebSocketUpgradeWorksBehindCaddyWriter(t *testing.T) {
 		t.Fatal("no sid in the handshake")
 	}
 	eventually(t, "the socket to be counted", func() bool { return tr.sio.Connections() == 1 })
+	// Events can be written straight to the connection only on the relay's own transport, which
+	// the engine gets when the hijacked connection is a wire.
+	conn, ok := tr.sio.generations[0].eng.Clients().Load(rs.open.Sid)
+	if !ok {
+		t.Fatalf("no Engine.IO session %s", rs.open.Sid)
+	}
+	if _, direct := conn.Transport().(*wsTransport); !direct {
+		t.Fatalf("the socket runs on %T, not the relay's WebSocket transport", conn.Transport())
+	}
 }
 
 // TestEngineAloneCannotUpgradeBehindCaddyWriter is the control for the test above: the library's
@@ -206,6 +215,9 @@ func TestSlowSocketIsDroppedWhileOthersKeepReceiving(t *testing.T) {
 	}
 	eventually(t, "the slow socket to be dropped", func() bool { return tr.sio.Connections() == 1 })
 	eventually(t, "the slow socket's subscription to be released", func() bool { return tr.subscribers() == 0 })
+	if kicked := tr.hub.Stats().Kicked; kicked != 1 {
+		t.Fatalf("the hub counted %d slow consumers, want 1", kicked)
+	}
 }
 
 // readSeqs reads events until the terminal one (seq last), checking that seqs only increase:

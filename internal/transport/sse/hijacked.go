@@ -73,6 +73,9 @@ func (h *Handler) serveHijacked(w http.ResponseWriter, r *http.Request, session 
 	s.conn = conn
 	s.timer = time.AfterFunc(h.heartbeat(), s.heartbeat)
 	s.mu.Unlock()
+	if h.Log != nil {
+		h.Log.Debug("sse connected", zap.String("session", session), zap.String("remote", r.RemoteAddr), zap.Uint64("after", after))
+	}
 	go s.watchClose()
 	s.wake() // history may be queued already
 	return true

@@ -125,12 +125,11 @@ func (c *conn) writeLoop() {
 		}
 		if err != nil {
 			if isTimeout(err) {
-				c.cfg.Log.Info("websocket subscriber dropped: too slow", zap.Duration("write_timeout", c.cfg.WriteTimeout))
 				c.dropSlow()
+				c.end("too slow: no write within write_timeout")
 			} else {
-				c.cfg.Log.Debug("websocket write failed", zap.Error(err))
+				c.end("write failed: " + err.Error())
 			}
-			c.end()
 			return
 		}
 
@@ -245,7 +244,7 @@ func (c *conn) sendClose(code int, text string) error {
 	}
 	// The read loop ends the connection when the client's close frame arrives; do not wait on a
 	// client that never sends one.
-	time.AfterFunc(time.Second, c.end)
+	time.AfterFunc(time.Second, func() { c.end("closed: " + text + " (no answer to the close frame)") })
 	return nil
 }
 
@@ -266,14 +265,17 @@ func (c *conn) dropSlow() {
 	}
 }
 
-// end releases everything once: subscriptions, the keepalive timer and the socket.
-func (c *conn) end() {
+// end releases everything once: subscriptions, the keepalive timer and the socket, and logs why.
+func (c *conn) end(reason string) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return
 	}
 	c.ended = true
+	if c.closing {
+		reason = "closed: " + c.closeText
+	}
 	subs := c.subs
 	c.subs = nil
 	if c.ping != nil {
@@ -285,6 +287,8 @@ func (c *conn) end() {
 	}
 	c.raw.Close()
 	c.h.forget(c)
+	c.cfg.Log.Debug("websocket disconnected", zap.String("remote", c.raw.RemoteAddr().String()),
+		zap.Int("sessions", len(subs)), zap.String("reason", reason))
 }
 
 // registration is the seed protocol's subscribe message.

@@ -154,6 +154,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 		return nil
 	}
 	c := &conn{h: h, cfg: cfg, ws: ws, raw: uw.conn}
+	cfg.Log.Debug("websocket connected", zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path))
 	c.startWriter = c.writeLoop
 	ws.SetReadLimit(cfg.MaxMessage)
 	h.mu.Lock()

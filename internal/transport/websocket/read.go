@@ -16,7 +16,8 @@ import (
 // readLoop reads until the connection ends: registrations in the seed protocol, and in every case
 // pongs and the client's close frame, which gorilla only processes while someone reads.
 func (c *conn) readLoop(seed bool) {
-	defer c.end()
+	reason := "client gone"
+	defer func() { c.end(reason) }()
 	cfg := c.cfg
 	alive := cfg.PingInterval + cfg.PongTimeout
 	c.ws.SetPongHandler(func(string) error {
@@ -33,10 +34,18 @@ func (c *conn) readLoop(seed bool) {
 		typ, msg, err := c.ws.ReadMessage()
 		if err != nil {
 			var ne interface{ Timeout() bool }
-			if seed && !registered && errors.As(err, &ne) && ne.Timeout() {
+			var ce *websocket.CloseError
+			switch {
+			case seed && !registered && errors.As(err, &ne) && ne.Timeout():
 				c.closeWith(websocket.ClosePolicyViolation,
 					fmt.Sprintf("no registration message within %s", cfg.RegisterTimeout))
 				c.waitClosed()
+			case errors.As(err, &ne) && ne.Timeout():
+				reason = "no answer to keepalive pings"
+			case errors.As(err, &ce):
+				reason = fmt.Sprintf("client closed (%d %s)", ce.Code, ce.Text)
+			default:
+				reason = "connection lost: " + err.Error()
 			}
 			return
 		}
@@ -87,7 +96,7 @@ func (c *conn) startKeepalive() {
 	defer c.mu.Unlock()
 	c.ping = time.AfterFunc(interval, func() {
 		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
-			c.end()
+			c.end("keepalive ping failed: " + err.Error())
 			return
 		}
 		c.mu.Lock()

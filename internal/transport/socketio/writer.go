@@ -1,0 +1,79 @@
+package socketio
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// errRequestOver answers the engine's writes to a request that ended or was hijacked: net/http
+// recycles a finished response's buffers, so a late write could land in another response.
+var errRequestOver = errors.New("socket.io: write to a request that has ended")
+
+// engineWriter is the ResponseWriter the engine gets for a request.
+//
+// Caddy's writers hide Hijack behind Unwrap, while gorilla/websocket type-asserts http.Hijacker;
+// this one hijacks through http.ResponseController and hands gorilla the connection wrapped in a
+// wire, where the relay writes its frames.
+//
+// The engine keeps a session's first request, writer included, for the session's whole life.
+// Once the request is over (the connection hijacked, or ServeGated returned) this writer lets go
+// of Caddy's, which holds the HTTP server's state for the connection: its buffers (8 KiB) while
+// the connection is hijacked, the finished response otherwise.
+type engineWriter struct {
+	mu sync.Mutex          // guards w
+	w  http.ResponseWriter // nil once released
+}
+
+// Header implements http.ResponseWriter.
+func (e *engineWriter) Header() http.Header {
+	if w := e.writer(); w != nil {
+		return w.Header()
+	}
+	return http.Header{}
+}
+
+// Write implements http.ResponseWriter.
+func (e *engineWriter) Write(p []byte) (int, error) {
+	if w := e.writer(); w != nil {
+		return w.Write(p)
+	}
+	return 0, errRequestOver
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (e *engineWriter) WriteHeader(code int) {
+	if w := e.writer(); w != nil {
+		w.WriteHeader(code)
+	}
+}
+
+// Hijack implements http.Hijacker.
+func (e *engineWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.w == nil {
+		return nil, nil, errRequestOver
+	}
+	conn, brw, err := http.NewResponseController(e.w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	e.w = nil
+	return &wire{Conn: conn}, brw, nil
+}
+
+// release ends the writer's use of the request's ResponseWriter.
+func (e *engineWriter) release() {
+	e.mu.Lock()
+	e.w = nil
+	e.mu.Unlock()
+}
+
+func (e *engineWriter) writer() http.ResponseWriter {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.w
+}
