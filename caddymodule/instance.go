@@ -14,6 +14,7 @@ import (
 	"github.com/progress-relay/progress-relay/internal/hub"
 	"github.com/progress-relay/progress-relay/internal/transport/socketio"
 	"github.com/progress-relay/progress-relay/internal/transport/websocket"
+	"github.com/progress-relay/progress-relay/tokens"
 )
 
 // instances holds the relay state that must outlive a config reload: sessions, subscriptions and
@@ -125,13 +126,40 @@ func (i *instance) detach(r *Relay) {
 	}
 }
 
+// socketIOAuthorize is the token rule of the one Socket.IO server all sites share: a socket's
+// registrations are not tied to the site that accepted its handshake, so the rule is never weaker
+// than any site's. When any live site sets subscriber_secret, a token signed with one of the
+// configured secrets is required. i.mu is held.
+func (i *instance) socketIOAuthorize() func(session, token string) error {
+	var secrets [][]byte
+	for _, h := range i.handlers {
+		if h.SubscriberSecret != "" {
+			secrets = append(secrets, []byte(h.SubscriberSecret))
+		}
+	}
+	if len(secrets) == 0 {
+		return nil
+	}
+	return func(session, token string) error {
+		var err error
+		for _, secret := range secrets {
+			if err = tokens.Verify(secret, token, session, now()); err == nil {
+				return nil
+			}
+		}
+		return err
+	}
+}
+
 // apply sets the instance up from its live handlers. i.mu is held.
 func (i *instance) apply() error {
 	newest := i.handlers[len(i.handlers)-1]
 	i.broker.SetOptions(newest.brokerOptions())
 	i.hub.SetConfig(newest.hubConfig())
 	i.ws.SetConfig(newest.websocketConfig())
-	if err := i.sio.SetConfig(newest.socketIOConfig()); err != nil {
+	sc := newest.socketIOConfig()
+	sc.Authorize = i.socketIOAuthorize()
+	if err := i.sio.SetConfig(sc); err != nil {
 		return fmt.Errorf("socketio: %w", err)
 	}
 	puller := newest

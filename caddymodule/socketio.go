@@ -12,7 +12,7 @@ import (
 func (r *Relay) socketIOOn() bool { return r.SocketIO != nil && r.SocketIO.Path != Off }
 
 // socketIOConfig is the transport's configuration for r; the server lives in the instance and
-// takes it on every reload.
+// takes it on every reload, with the token rule of every site that shares it.
 func (r *Relay) socketIOConfig() socketio.Config {
 	s := r.SocketIO
 	c := socketio.Config{
@@ -23,7 +23,6 @@ func (r *Relay) socketIOConfig() socketio.Config {
 		CORSOrigins:          s.CORSOrigins,
 		WriteTimeout:         time.Duration(r.WriteTimeout),
 		MaxSessionsPerSocket: s.MaxSessionsPerSocket,
-		Authorize:            r.authorize,
 		Observe:              observeDelivery,
 	}
 	if s.AllowEIO3 != nil {

@@ -57,6 +57,19 @@ func (s *Server) accept(sock *socket.Socket) {
 	}
 }
 
+// handshakeToken is the token a client gave when it connected: io(url, {auth: {token}}) in
+// socket.io-client 3+, or ?token= in the connection URL (2.x has no auth option).
+func (c *connection) handshakeToken() string {
+	hs := c.sock.Handshake()
+	if hs == nil {
+		return ""
+	}
+	if t, ok := hs.Auth["token"].(string); ok && t != "" {
+		return t
+	}
+	return hs.Query.Query().Get("token")
+}
+
 // register handles registerSession(sessionId[, {after, token}][, ack]).
 func (c *connection) register(args ...any) {
 	args, ack := splitAck(args)
@@ -67,7 +80,11 @@ func (c *connection) register(args ...any) {
 	}
 	st := c.srv.cfg.Load()
 	if st.Authorize != nil {
-		if err := st.Authorize(reg.session, reg.token); err != nil {
+		token := reg.token
+		if token == "" {
+			token = c.handshakeToken()
+		}
+		if err := st.Authorize(reg.session, token); err != nil {
 			answer(ack, refusal(fmt.Sprintf("not authorized for session %s: %v", reg.session, err)))
 			return
 		}

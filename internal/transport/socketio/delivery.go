@@ -135,8 +135,8 @@ func (d *delivery) write(batch []*event.Event) (terminal, ok bool) {
 			return terminal, ok
 		}
 		d.ws, batch = ws, batch[1:]
-		if len(batch) == 0 {
-			return false, true
+		if len(batch) == 0 || isClosed(d.sub.Done()) {
+			return false, true // run sees why, when the subscription ended
 		}
 	}
 	return d.writeDirect(st, batch)
@@ -145,9 +145,6 @@ func (d *delivery) write(batch []*event.Event) (terminal, ok bool) {
 // writeDirect writes events as WebSocket frames, cached on each event, straight to the socket's
 // connection, in one flush. A socket that does not take them within write_timeout is dropped.
 func (d *delivery) writeDirect(st *settings, batch []*event.Event) (terminal, ok bool) {
-	if isClosed(d.sub.Done()) {
-		return false, true // run sees why
-	}
 	bw := d.ws.wire.begin(st.WriteTimeout)
 	n := 0
 	for _, ev := range batch {

@@ -10,6 +10,7 @@ import (
 // frame is an event encoded as a Socket.IO EVENT packet, 2["name",data,meta], cached on the event
 // so that it is encoded once however many sockets receive it.
 type frame struct {
+	st     *settings // the settings it was built with
 	name   string
 	packet string // for the engine's transports, which add the Engine.IO message type
 	ws     []byte // the whole WebSocket text frame: header, Engine.IO message type 4, packet
@@ -20,19 +21,21 @@ func newFrame(st *settings, name string, ev *event.Event) frame {
 	n := 1 + len(packet)
 	ws := appendFrameHeader(make([]byte, 0, 10+n), opText, n)
 	ws = append(append(ws, '4'), packet...)
-	return frame{name: name, packet: packet, ws: ws}
+	return frame{st: st, name: name, packet: packet, ws: ws}
 }
 
-// frame returns ev encoded for st's event names. The cached frame is used when it was built for
-// the same name, which is always the case unless a reload renamed the type while the event was
-// in flight.
+// frame returns ev encoded for st's event names. The cached frame is used when it was built with
+// st, or for the same name, which is always the case unless a reload renamed the type while the
+// event was in flight.
 func (st *settings) frame(ev *event.Event) frame {
-	name := st.eventName(ev.Type)
-	f := ev.Memo(event.SlotSocketIO, func(e *event.Event) any { return newFrame(st, name, e) }).(frame)
-	if f.name == name {
+	f := ev.Memo(event.SlotSocketIO, func(e *event.Event) any { return newFrame(st, st.eventName(e.Type), e) }).(frame)
+	if f.st == st {
 		return f
 	}
-	return newFrame(st, name, ev)
+	if name := st.eventName(ev.Type); f.name != name {
+		return newFrame(st, name, ev)
+	}
+	return f
 }
 
 // packet returns ev as the Socket.IO packet text, for the engine's transports.

@@ -29,6 +29,13 @@ type rawSocket struct {
 // dialRaw opens a websocket-only Engine.IO session at base and joins the default namespace.
 func dialRaw(t *testing.T, base string, dialer *websocket.Dialer) *rawSocket {
 	t.Helper()
+	return dialRawConnect(t, base, dialer, "40")
+}
+
+// dialRawConnect is dialRaw with the namespace connect packet given, e.g. 40{"token":"…"} for a
+// client's auth option.
+func dialRawConnect(t *testing.T, base string, dialer *websocket.Dialer, connectPacket string) *rawSocket {
+	t.Helper()
 	if dialer == nil {
 		dialer = websocket.DefaultDialer
 	}
@@ -47,7 +54,7 @@ func dialRaw(t *testing.T, base string, dialer *websocket.Dialer) *rawSocket {
 	if !strings.HasPrefix(open, "0") || json.Unmarshal([]byte(open[1:]), &rs.open) != nil {
 		t.Fatalf("handshake: got %q, want an Engine.IO open packet", open)
 	}
-	rs.send("40")
+	rs.send(connectPacket)
 	if connect := rs.read(); !strings.HasPrefix(connect, "40{") {
 		t.Fatalf("namespace connect: got %q", connect)
 	}

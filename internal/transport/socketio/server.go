@@ -8,7 +8,6 @@
 package socketio
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -162,13 +161,9 @@ func (s *Server) ServeGated(w http.ResponseWriter, r *http.Request, g Gate) {
 	}
 	ew := &engineWriter{w: w}
 	defer ew.release()
-	// The engine keeps a session's first request for the session's life: give it one without
-	// Caddy's request context, which holds the request's replacer, variables and original copy
-	// (a few KiB per socket). The context ends with this request, as the original does.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	defer context.AfterFunc(r.Context(), cancel)()
-	s.engineFor(q.Get("sid")).ServeHTTP(ew, r.WithContext(ctx))
+	er, end := engineRequest(r)
+	defer end()
+	s.engineFor(q.Get("sid")).ServeHTTP(ew, er)
 }
 
 // Close ends every socket: first in order (pending events flushed, a close packet to polling

@@ -88,6 +88,29 @@ func TestRegisterDeliversHistoryThenLiveInOrder(t *testing.T) {
 	}
 }
 
+func TestHandshakeAuthTokenServesRegistrationsWithoutOne(t *testing.T) {
+	tr := newTestRelay(t, Config{Authorize: func(session, token string) error {
+		if token != "letmein" {
+			return errors.New("bad token")
+		}
+		return nil
+	}})
+	rs := dialRawConnect(t, tr.url, nil, `40{"token":"letmein"}`)
+	rs.emit(1, "registerSession", "private")
+	if got := rs.ack(1); got["ok"] != true {
+		t.Fatalf("with the handshake's auth token: %v", got)
+	}
+	rs.emit(2, "registerSession", "other", map[string]any{"token": "wrong"})
+	if got := rs.ack(2); got["ok"] != false {
+		t.Fatalf("a wrong token in the payload wins over the handshake's: %v", got)
+	}
+	plain := dialRaw(t, tr.url, nil)
+	plain.emit(1, "registerSession", "private")
+	if got := plain.ack(1); got["ok"] != false {
+		t.Fatalf("without any token: %v", got)
+	}
+}
+
 func TestRegisterAcknowledgements(t *testing.T) {
 	tr := newTestRelay(t, Config{
 		MaxSessionsPerSocket: 2,

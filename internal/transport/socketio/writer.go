@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -76,4 +77,22 @@ func (e *engineWriter) writer() http.ResponseWriter {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.w
+}
+
+// engineRequest is what the engine gets of r, and the function that ends it once r is handled.
+// The engine keeps a session's first request, a GET, for the session's whole life: the copy drops
+// Caddy's request context (the request's replacer, variables and original copy) and, on a GET,
+// Caddy's body wrapper, which holds the response and with it the HTTP server's buffers for the
+// connection (8 KiB per socket). Its context ends when r's does, or when r is handled.
+func engineRequest(r *http.Request) (*http.Request, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(r.Context(), cancel)
+	er := r.WithContext(ctx)
+	if r.Method == http.MethodGet {
+		er.Body = http.NoBody
+	}
+	return er, func() {
+		stop()
+		cancel()
+	}
 }

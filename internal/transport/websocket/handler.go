@@ -195,8 +195,9 @@ func (h *Handler) forget(c *conn) {
 	h.mu.Unlock()
 }
 
-// upgradeWriter hands gorilla a Hijacker (Caddy's writers have none; see transport.Hijackable)
-// and wraps the hijacked connection so that writes can be batched.
+// upgradeWriter hands gorilla a Hijacker (Caddy's writers have no Hijack method; they expose the
+// underlying writer through Unwrap, which http.NewResponseController follows) and wraps the
+// hijacked connection so that writes can be batched.
 type upgradeWriter struct {
 	http.ResponseWriter
 	conn *batchConn
