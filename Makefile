@@ -36,6 +36,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/ingest/webhook
 	go test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/ingest/sse
 	go test -run '^$$' -fuzz '^FuzzRegistration$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/transport/websocket
+	go test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/transport/websocket
 	go test -run '^$$' -fuzz '^FuzzDecodeNotice$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/broker
 	go test -run '^$$' -fuzz '^FuzzRegisterArgs$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/transport/socketio
 

@@ -14,14 +14,15 @@ import (
 	"github.com/progress-relay/progress-relay/internal/event"
 	"github.com/progress-relay/progress-relay/internal/hub"
 	"github.com/progress-relay/progress-relay/internal/transport"
+	"github.com/progress-relay/progress-relay/internal/transport/netpoll"
 )
 
 // stream is an SSE subscriber on a hijacked HTTP/1.x connection. Once the response head is out,
 // an SSE stream needs nothing from net/http: it never reads the client again and its body is
 // delimited by the connection's close. Taking the connection over frees the handler goroutine
 // (whose stack sits under Caddy's whole middleware chain) and net/http's buffers, so an idle
-// stream costs a socket, a subscription, a timer and one shallow goroutine that waits for the
-// client to leave; the hub wakes a writer when events arrive, as for WebSockets.
+// stream costs a socket, a subscription and a timer; the shared poller says when the client
+// leaves, and the hub wakes a writer when events arrive, as for WebSockets.
 type stream struct {
 	h    *Handler
 	slot event.Slot
@@ -34,6 +35,7 @@ type stream struct {
 	beat    bool       // the heartbeat timer fired
 	ended   bool
 	timer   *time.Timer
+	watch   *netpoll.Watcher // the poller's hold on the socket, if it watches it
 
 	startWriter func()         // writeLoop, bound once so that a wake allocates nothing
 	batch       []*event.Event // owned by the running writer
@@ -76,16 +78,45 @@ func (h *Handler) serveHijacked(w http.ResponseWriter, r *http.Request, session 
 	if h.Log != nil {
 		h.Log.Debug("sse connected", zap.String("session", session), zap.String("remote", r.RemoteAddr), zap.Uint64("after", after))
 	}
-	go s.watchClose()
+	s.watchClose()
 	s.wake() // history may be queued already
 	return true
 }
 
 // watchClose notices a client that goes away at once rather than at the next heartbeat, so that
 // subscriber counts, limits and upstream pulls follow it. A client sends nothing on an SSE
-// stream: the read only ends when the connection does. Its goroutine is shallow, unlike the
-// handler's.
+// stream: its socket only becomes readable when the connection ends. The shared poller watches
+// it where it can, so that an idle stream has no goroutine; else a shallow goroutine reads.
 func (s *stream) watchClose() {
+	w := netpoll.Watch(s.conn, s.onReadable)
+	if w == nil {
+		go s.readUntilClosed()
+		return
+	}
+	s.mu.Lock()
+	s.watch = w
+	ended := s.ended // the client may be gone already
+	s.mu.Unlock()
+	if ended {
+		w.Stop()
+	}
+}
+
+// onReadable runs when the poller sees the client's socket readable: the client has gone, or has
+// sent something it should not have, which is dropped.
+func (s *stream) onReadable(w *netpoll.Watcher) {
+	var b [64]byte
+	n, err := w.Read(b[:])
+	if (err != nil && !errors.Is(err, netpoll.ErrNothing)) || (err == nil && n == 0) {
+		s.end("client gone")
+		return
+	}
+	if err := w.Rearm(); err != nil {
+		s.end("client gone")
+	}
+}
+
+func (s *stream) readUntilClosed() {
 	var b [64]byte
 	for {
 		if _, err := s.conn.Read(b[:]); err != nil {
@@ -226,7 +257,11 @@ func (s *stream) end(reason string) {
 	s.ended = true
 	s.writing = false
 	s.timer.Stop()
+	watch := s.watch
 	s.mu.Unlock()
+	if watch != nil {
+		watch.Stop()
+	}
 	s.sub.Close()
 	s.conn.Close()
 	if s.h.Log != nil {

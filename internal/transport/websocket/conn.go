@@ -13,6 +13,7 @@ import (
 	"github.com/progress-relay/progress-relay/internal/event"
 	"github.com/progress-relay/progress-relay/internal/hub"
 	"github.com/progress-relay/progress-relay/internal/transport"
+	"github.com/progress-relay/progress-relay/internal/transport/netpoll"
 	"go.uber.org/zap"
 )
 
@@ -22,9 +23,9 @@ const (
 	CloseUnauthorized = 4401
 )
 
-// conn is one client connection. No goroutine waits on an idle connection's subscriptions: the hub
-// calls wake when events arrive, and wake starts a writer if none is running. Only the read loop
-// lives as long as the connection.
+// conn is one client connection. No goroutine waits on an idle connection: the hub calls wake
+// when events arrive, and wake starts a writer if none is running; the poller starts a reader
+// when the client sends something.
 type conn struct {
 	h      *Handler
 	cfg    *Config
@@ -41,8 +42,13 @@ type conn struct {
 	closeText string
 	ended     bool // resources released
 
-	batch []*event.Event // owned by the running writer
-	ping  *time.Timer
+	batch    []*event.Event // owned by the running writer
+	ping     *time.Timer
+	register *time.Timer // seed protocol: closes a connection that does not register in time
+
+	in    inbound          // the client's input; owned by the running reader
+	watch *netpoll.Watcher // the poller's hold on the socket, if it watches it
+
 	// startWriter is c.writeLoop bound once: "go c.writeLoop()" allocates a closure on every
 	// wake, one allocation per delivered event at low rates.
 	startWriter func()
@@ -242,7 +248,7 @@ func (c *conn) sendClose(code int, text string) error {
 	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
 		return err
 	}
-	// The read loop ends the connection when the client's close frame arrives; do not wait on a
+	// The reader ends the connection when the client's close frame arrives; do not wait on a
 	// client that never sends one.
 	time.AfterFunc(time.Second, func() { c.end("closed: " + text + " (no answer to the close frame)") })
 	return nil
@@ -281,7 +287,14 @@ func (c *conn) end(reason string) {
 	if c.ping != nil {
 		c.ping.Stop()
 	}
+	if c.register != nil {
+		c.register.Stop()
+	}
+	watch := c.watch
 	c.mu.Unlock()
+	if watch != nil {
+		watch.Stop()
+	}
 	for _, e := range subs {
 		e.sub.Close()
 	}

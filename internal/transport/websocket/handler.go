@@ -1,7 +1,8 @@
 // Package websocket delivers events over raw WebSocket connections, in the two forms front ends
 // use: the seed protocol (connect anywhere, then send {"sessionId": id}) and by URL (the session
-// is in the path). gorilla/websocket does the handshake and reading; writes are batched so that a
-// subscriber with several queued events gets them as separate frames in one syscall.
+// is in the path). gorilla/websocket does the handshake and the writes, batched so that a
+// subscriber with several queued events gets them as separate frames in one syscall; the relay
+// reads client frames itself, woken by a shared poller, so that an idle connection has no goroutine.
 package websocket
 
 import (
@@ -54,6 +55,8 @@ type Handler struct {
 	mu    sync.Mutex // guards conns
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup // one per open connection
+
+	polled atomic.Int64 // connections read through the poller rather than a goroutine of their own
 }
 
 // New returns a handler delivering from h.
@@ -97,6 +100,9 @@ func (h *Handler) Connections() int {
 	return len(h.conns)
 }
 
+// Polled is the number of connections so far whose input the shared poller watched.
+func (h *Handler) Polled() int64 { return h.polled.Load() }
+
 // IsUpgrade reports whether r asks for a WebSocket.
 func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
 
@@ -118,7 +124,7 @@ func (h *Handler) ServeSeed(w http.ResponseWriter, r *http.Request, access Acces
 		return
 	}
 	c.access = access
-	go c.readLoop(true)
+	c.startReading(true)
 }
 
 // ServeSession upgrades r and subscribes it to session from after; frames are envelopes.
@@ -128,17 +134,17 @@ func (h *Handler) ServeSession(w http.ResponseWriter, r *http.Request, session s
 	if c == nil {
 		return
 	}
-	// The read loop runs even when subscribe failed: it takes the client's answer to the close.
+	// Reading starts even when subscribe failed: it takes the client's answer to the close.
 	c.subscribe(session, after, true)
-	go c.readLoop(false)
+	c.startReading(false)
 }
 
 func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	cfg := h.cfg.Load()
 	up := websocket.Upgrader{
-		// A small read buffer: clients send one short registration message, and an idle
-		// connection should hold little memory.
-		ReadBufferSize:  512,
+		// The relay reads client frames itself (frames.go); gorilla's reader, which it never
+		// uses, gets the smallest buffer gorilla allows.
+		ReadBufferSize:  1,
 		WriteBufferPool: &gorillaWritePool,
 		// The caller applies the relay's origin policy before the upgrade, with CORS in mind.
 		CheckOrigin: func(*http.Request) bool { return true },
@@ -156,7 +162,6 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *conn {
 	c := &conn{h: h, cfg: cfg, ws: ws, raw: uw.conn}
 	cfg.Log.Debug("websocket connected", zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path))
 	c.startWriter = c.writeLoop
-	ws.SetReadLimit(cfg.MaxMessage)
 	h.mu.Lock()
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)

@@ -6,106 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/progress-relay/progress-relay/internal/event"
 	"github.com/progress-relay/progress-relay/internal/transport"
 )
-
-// readLoop reads until the connection ends: registrations in the seed protocol, and in every case
-// pongs and the client's close frame, which gorilla only processes while someone reads.
-func (c *conn) readLoop(seed bool) {
-	reason := "client gone"
-	defer func() { c.end(reason) }()
-	cfg := c.cfg
-	alive := cfg.PingInterval + cfg.PongTimeout
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(alive))
-	})
-	c.startKeepalive()
-	if seed {
-		c.ws.SetReadDeadline(time.Now().Add(cfg.RegisterTimeout))
-	} else {
-		c.ws.SetReadDeadline(time.Now().Add(alive))
-	}
-	registered := false
-	for {
-		typ, msg, err := c.ws.ReadMessage()
-		if err != nil {
-			var ne interface{ Timeout() bool }
-			var ce *websocket.CloseError
-			switch {
-			case seed && !registered && errors.As(err, &ne) && ne.Timeout():
-				c.closeWith(websocket.ClosePolicyViolation,
-					fmt.Sprintf("no registration message within %s", cfg.RegisterTimeout))
-				c.waitClosed()
-			case errors.As(err, &ne) && ne.Timeout():
-				reason = "no answer to keepalive pings"
-			case errors.As(err, &ce):
-				reason = fmt.Sprintf("client closed (%d %s)", ce.Code, ce.Text)
-			default:
-				reason = "connection lost: " + err.Error()
-			}
-			return
-		}
-		c.ws.SetReadDeadline(time.Now().Add(alive))
-		if !seed || c.isClosing() {
-			continue // the by-URL form needs nothing from the client
-		}
-		if typ != websocket.TextMessage {
-			c.closeWith(websocket.CloseUnsupportedData, "registration must be a JSON text message")
-			continue
-		}
-		reg, code, why := c.parseRegistration(msg)
-		if code != 0 {
-			c.closeWith(code, why)
-			continue
-		}
-		if c.subscribe(reg.session, reg.after, reg.envelope) {
-			registered = true
-		}
-	}
-}
-
-// waitClosed gives the writer a moment to put the close frame on the wire before the socket goes.
-func (c *conn) waitClosed() {
-	deadline := time.Now().Add(c.cfg.WriteTimeout)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		busy := c.writing
-		c.mu.Unlock()
-		if !busy {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (c *conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
-
-// startKeepalive pings the client every PingInterval from a timer, not a goroutine, so that an
-// idle connection costs no stack. gorilla allows WriteControl concurrently with other writes.
-func (c *conn) startKeepalive() {
-	interval := c.cfg.PingInterval
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ping = time.AfterFunc(interval, func() {
-		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
-			c.end("keepalive ping failed: " + err.Error())
-			return
-		}
-		c.mu.Lock()
-		if !c.ended {
-			c.ping.Reset(interval)
-		}
-		c.mu.Unlock()
-	})
-}
 
 type parsedRegistration struct {
 	session  string
