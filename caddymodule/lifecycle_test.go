@@ -28,9 +28,11 @@ func goroutinesSettle(want int) int {
 
 // TestReloadAndStopLeakNoGoroutines: connections, reloads and a stop leave no goroutine behind.
 func TestReloadAndStopLeakNoGoroutines(t *testing.T) {
-	// Warm up what Caddy starts once per process (certificate maintenance, the metrics registry).
+	// Warm up what Caddy starts once per process (certificate maintenance, the metrics registry)
+	// and so does the relay (the socket poller's goroutine, started by the first connection).
 	warm := startRelay(t, defaultWebhook)
 	warm.mustPost(`{"sessionId":"warm","type":"progress"}`)
+	warm.dial("/").Close()
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}

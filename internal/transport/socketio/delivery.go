@@ -145,7 +145,7 @@ func (d *delivery) write(batch []*event.Event) (terminal, ok bool) {
 // writeDirect writes events as WebSocket frames, cached on each event, straight to the socket's
 // connection, in one flush. A socket that does not take them within write_timeout is dropped.
 func (d *delivery) writeDirect(st *settings, batch []*event.Event) (terminal, ok bool) {
-	bw := d.ws.wire.begin(st.WriteTimeout)
+	bw := d.ws.wire.Begin(st.WriteTimeout)
 	n := 0
 	for _, ev := range batch {
 		_, _ = bw.Write(st.wsFrame(ev)) // an error sticks until end reports it
@@ -155,7 +155,7 @@ func (d *delivery) writeDirect(st *settings, batch []*event.Event) (terminal, ok
 			break
 		}
 	}
-	if err := d.ws.wire.end(); err != nil {
+	if err := d.ws.wire.End(); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			d.dropSlow()
 		} else {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/progress-relay/progress-relay/internal/event"
+	"github.com/progress-relay/progress-relay/internal/transport/wswire"
 )
 
 // frame is an event encoded as a Socket.IO EVENT packet, 2["name",data,meta], cached on the event
@@ -19,7 +20,7 @@ type frame struct {
 func newFrame(st *settings, name string, ev *event.Event) frame {
 	packet := st.prefix(name) + frameArgs(ev)
 	n := 1 + len(packet)
-	ws := appendFrameHeader(make([]byte, 0, 10+n), opText, n)
+	ws := wswire.AppendFrameHeader(make([]byte, 0, 10+n), wswire.OpText, n)
 	ws = append(append(ws, '4'), packet...)
 	return frame{st: st, name: name, packet: packet, ws: ws}
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/progress-relay/progress-relay/internal/transport/wswire"
 )
 
 // errRequestOver answers the engine's writes to a request that ended or was hijacked: net/http
@@ -63,7 +65,7 @@ func (e *engineWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	e.w = nil
-	return &wire{Conn: conn}, brw, nil
+	return &wswire.Conn{Conn: conn}, brw, nil
 }
 
 // release ends the writer's use of the request's ResponseWriter.

@@ -7,6 +7,8 @@ import (
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/progress-relay/progress-relay/internal/transport/wswire"
 )
 
 // wsTransport is the library's WebSocket transport (engine v3.0.6) with its writes taken over.
@@ -20,7 +22,7 @@ import (
 // nothing waits in the engine's buffer for a "ready" event once a socket is on this transport.
 type wsTransport struct {
 	transports.Websocket
-	wire *wire
+	wire *wswire.Conn
 	cfg  *atomic.Pointer[settings]
 }
 
@@ -34,7 +36,7 @@ type wsBuilder struct {
 // Server.ServeGated (so has no wire) keeps the library's transport.
 func (b *wsBuilder) New(ctx *types.HttpContext) transports.Transport {
 	lib := b.WebSocketBuilder.New(ctx).(transports.Websocket)
-	w, ok := ctx.Websocket.NetConn().(*wire)
+	w, ok := ctx.Websocket.NetConn().(*wswire.Conn)
 	if !ok {
 		return lib
 	}
@@ -60,17 +62,17 @@ func (t *wsTransport) write(packets []*packet.Packet) error {
 		}
 		frames = append(frames, data)
 	}
-	bw := t.wire.begin(t.cfg.Load().WriteTimeout)
+	bw := t.wire.Begin(t.cfg.Load().WriteTimeout)
 	var header [10]byte
 	for _, data := range frames {
-		opcode := byte(opBinary)
+		opcode := byte(wswire.OpBinary)
 		if _, text := data.(*types.StringBuffer); text {
-			opcode = opText
+			opcode = wswire.OpText
 		}
-		_, _ = bw.Write(appendFrameHeader(header[:0], opcode, data.Len()))
+		_, _ = bw.Write(wswire.AppendFrameHeader(header[:0], opcode, data.Len()))
 		_, _ = bw.Write(data.Bytes())
 	}
-	return t.wire.end()
+	return t.wire.End()
 }
 
 // encode is the packet's payload as the library would send it.

@@ -14,6 +14,7 @@ import (
 	"github.com/progress-relay/progress-relay/internal/hub"
 	"github.com/progress-relay/progress-relay/internal/transport"
 	"github.com/progress-relay/progress-relay/internal/transport/netpoll"
+	"github.com/progress-relay/progress-relay/internal/transport/wswire"
 	"go.uber.org/zap"
 )
 
@@ -30,7 +31,7 @@ type conn struct {
 	h      *Handler
 	cfg    *Config
 	ws     *websocket.Conn
-	raw    *batchConn
+	raw    *wswire.Conn
 	access Access // how seed-protocol registrations are authorised
 
 	mu        sync.Mutex // guards the fields below
@@ -152,28 +153,20 @@ func (c *conn) writeLoop() {
 // writeEvents writes every queued event of every subscription in one flush, then decides whether
 // the connection is finished.
 func (c *conn) writeEvents(subs []*entry) error {
-	c.raw.begin()
-	deadline := time.Now().Add(c.cfg.WriteTimeout)
-	c.ws.SetWriteDeadline(deadline)
+	bw := c.raw.Begin(c.cfg.WriteTimeout)
 	var written []*event.Event
 	live, dropped := 0, error(nil)
-	var err error
 	for _, e := range subs {
 		if e.finished {
 			continue
 		}
 		c.batch = e.sub.Next(c.batch)
 		for _, ev := range c.batch {
-			if err = c.ws.WritePreparedMessage(frame(ev, e.envelope)); err != nil {
-				break
-			}
+			_, _ = bw.Write(frame(ev, e.envelope)) // an error sticks until End reports it
 			e.finished = e.finished || ev.Terminal
 		}
 		if c.cfg.Observe != nil {
 			written = append(written, c.batch...)
-		}
-		if err != nil {
-			break
 		}
 		select {
 		case <-e.sub.Done():
@@ -186,10 +179,7 @@ func (c *conn) writeEvents(subs []*entry) error {
 			live++
 		}
 	}
-	if ferr := c.raw.end(); err == nil {
-		err = ferr
-	}
-	if err != nil {
+	if err := c.raw.End(); err != nil {
 		return err
 	}
 	if c.cfg.Observe != nil {
@@ -209,25 +199,22 @@ func (c *conn) writeEvents(subs []*entry) error {
 	return nil
 }
 
-// frame returns the prepared message for ev, built once per event and shared by all connections.
-func frame(ev *event.Event, envelope bool) *websocket.PreparedMessage {
+// frame returns ev as a whole WebSocket text frame, built once per event and shared by all
+// connections.
+func frame(ev *event.Event, envelope bool) []byte {
 	if envelope {
-		return ev.Memo(event.SlotWSEnvelope, prepareEnvelope).(*websocket.PreparedMessage)
+		return ev.Memo(event.SlotWSEnvelope, envelopeFrame).([]byte)
 	}
-	return ev.Memo(event.SlotWSData, prepareData).(*websocket.PreparedMessage)
+	return ev.Memo(event.SlotWSData, dataFrame).([]byte)
 }
 
-func prepareData(ev *event.Event) any { return prepare(ev.Data) }
+func dataFrame(ev *event.Event) any { return textFrame(ev.Data) }
 
-func prepareEnvelope(ev *event.Event) any { return prepare(ev.Envelope()) }
+func envelopeFrame(ev *event.Event) any { return textFrame(ev.Envelope()) }
 
-func prepare(b []byte) *websocket.PreparedMessage {
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		// NewPreparedMessage fails only on an invalid message type; TextMessage is valid.
-		panic("websocket: preparing a text message: " + err.Error())
-	}
-	return pm
+func textFrame(payload []byte) []byte {
+	b := wswire.AppendFrameHeader(make([]byte, 0, 10+len(payload)), wswire.OpText, len(payload))
+	return append(b, payload...)
 }
 
 // closeWith queues a close frame; the connection ends when the client answers or after a second.

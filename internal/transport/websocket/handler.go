@@ -1,8 +1,9 @@
 // Package websocket delivers events over raw WebSocket connections, in the two forms front ends
 // use: the seed protocol (connect anywhere, then send {"sessionId": id}) and by URL (the session
-// is in the path). gorilla/websocket does the handshake and the writes, batched so that a
-// subscriber with several queued events gets them as separate frames in one syscall; the relay
-// reads client frames itself, woken by a shared poller, so that an idle connection has no goroutine.
+// is in the path). gorilla/websocket does the handshake and writes the control frames; events are
+// written as whole frames built once per event, in batches (wswire), so that a subscriber with
+// several queued events gets them as separate frames in one syscall; the relay reads client frames
+// itself, woken by a shared poller, so that an idle connection has no goroutine.
 package websocket
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/progress-relay/progress-relay/internal/event"
 	"github.com/progress-relay/progress-relay/internal/hub"
 	"github.com/progress-relay/progress-relay/internal/reply"
+	"github.com/progress-relay/progress-relay/internal/transport/wswire"
 	"go.uber.org/zap"
 )
 
@@ -202,10 +204,10 @@ func (h *Handler) forget(c *conn) {
 
 // upgradeWriter hands gorilla a Hijacker (Caddy's writers have no Hijack method; they expose the
 // underlying writer through Unwrap, which http.NewResponseController follows) and wraps the
-// hijacked connection so that writes can be batched.
+// hijacked connection so that events can be written to it in batches, as whole frames.
 type upgradeWriter struct {
 	http.ResponseWriter
-	conn *batchConn
+	conn *wswire.Conn
 }
 
 func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -213,12 +215,12 @@ func (u *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	u.conn = &batchConn{Conn: nc}
+	u.conn = &wswire.Conn{Conn: nc}
 	return u.conn, brw, nil
 }
 
 func (u *upgradeWriter) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
-// gorillaWritePool lends gorilla a write buffer only while it writes a message it builds itself;
-// the events go out as prepared messages and need none, so idle connections hold no buffer.
+// gorillaWritePool lends gorilla a write buffer only while it writes the handshake; events go out
+// as whole frames through wswire and control frames need none, so idle connections hold no buffer.
 var gorillaWritePool sync.Pool
