@@ -91,14 +91,15 @@ func (c *conn) registrationDue() {
 	}
 }
 
-// readBlocking is the reader for connections the poller cannot watch (TLS, other platforms).
+// readBlocking is the reader for connections the poller cannot watch (TLS, other platforms). Its
+// buffer is small, as it is held for the life of the connection; consume keeps what a read leaves
+// of a longer frame.
 func (c *conn) readBlocking() {
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
+	buf := make([]byte, 512)
 	for {
-		n, err := c.raw.Conn.Read(*bp)
+		n, err := c.raw.Conn.Read(buf)
 		if n > 0 {
-			c.consume((*bp)[:n])
+			c.consume(buf[:n])
 		}
 		if err != nil {
 			c.end("client gone: " + err.Error())

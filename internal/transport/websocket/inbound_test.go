@@ -297,7 +297,8 @@ func TestTLSConnectionsAreReadToo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	ws.WriteJSON(map[string]string{"sessionId": "tls"})
+	// Longer than the reader's buffer: the frame arrives over several reads.
+	ws.WriteJSON(map[string]string{"sessionId": "tls", "pad": strings.Repeat("p", 1500)})
 	waitFor(t, "the registration", func() bool { return tr.hub.Stats().Subscribers["websocket"] == 1 })
 	tr.publish(t, "tls", 3)
 	if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `"n":3`) {
