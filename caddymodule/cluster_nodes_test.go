@@ -1,12 +1,10 @@
 package caddymodule
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -261,83 +259,4 @@ func (l *tail) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return string(l.b)
-}
-
-// redisProcess is a redis-server of a test's own, for a test that takes Redis down. Every write is
-// appended to a file before it is acknowledged, so a restart keeps everything acknowledged.
-type redisProcess struct {
-	t    *testing.T
-	port int
-	args []string
-	cmd  *exec.Cmd
-}
-
-// startRedisProcess starts redis-server on a free port, or skips t if it is not on PATH.
-func startRedisProcess(t *testing.T) *redisProcess {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("SKIP: redis-server is not on PATH")
-	}
-	s := &redisProcess{t: t, port: freePort(t)}
-	s.args = []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", "--logfile", ""}
-	t.Cleanup(s.kill)
-	s.start()
-	return s
-}
-
-func (s *redisProcess) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-// start runs the server and waits until it says it serves (after it has reloaded its data).
-func (s *redisProcess) start() {
-	s.t.Helper()
-	cmd := exec.Command("redis-server", s.args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd = cmd
-	ready := make(chan struct{})
-	exited := make(chan string, 1)
-	go func() {
-		var log strings.Builder
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-				io.Copy(io.Discard, out) // keep the pipe drained
-				return
-			}
-		}
-		exited <- log.String()
-	}()
-	select {
-	case <-ready:
-	case l := <-exited:
-		s.t.Fatalf("redis-server exited:\n%s", l)
-	case <-time.After(15 * time.Second):
-		s.t.Fatal("redis-server not ready after 15 s")
-	}
-}
-
-// kill ends the server at once, as a crash would.
-func (s *redisProcess) kill() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	s.cmd.Wait() // killed: the exit status says so
-	s.cmd = nil
-}
-
-// signal sends sig to the running server (SIGSTOP freezes it, SIGCONT thaws it).
-func (s *redisProcess) signal(sig syscall.Signal) {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatalf("redis-server: %v: %v", sig, err)
-	}
 }

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,30 +145,20 @@ func watchSSE(n *node, session, lastEventID string) *stream {
 
 // readSSEStream hands every event of an SSE body to add until the body ends.
 func readSSEStream(body io.Reader, add func(envelope)) error {
-	var id string
-	var data []string
-	sc := bufio.NewScanner(body)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if data != nil {
-				seq, err := strconv.ParseUint(id, 10, 64)
-				if err != nil {
-					return fmt.Errorf("event id %q: %w", id, err)
-				}
-				add(envelope{Seq: seq, Data: json.RawMessage(strings.Join(data, "\n"))})
-			}
-			id, data = "", nil
-		case strings.HasPrefix(line, "id: "):
-			id = line[4:]
-		case strings.HasPrefix(line, "data: "):
-			data = append(data, line[6:])
-		case strings.HasPrefix(line, "event:"):
-			return fmt.Errorf("the stream carried an event: line %q", line)
+	var bad error
+	err := scanSSE(body, func(ev sseEvent) bool {
+		seq, err := strconv.ParseUint(ev.id, 10, 64)
+		if err != nil {
+			bad = fmt.Errorf("event id %q: %w", ev.id, err)
+			return false
 		}
+		add(envelope{Seq: seq, Data: json.RawMessage(ev.data)})
+		return true
+	})
+	if bad != nil {
+		return bad
 	}
-	return sc.Err()
+	return err
 }
 
 // watchPoll long-polls session on n from after, following the cursor until the answer says done.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/progress-relay/progress-relay/internal/redistest"
 )
 
 // Issue 6, through real nodes: two Caddy processes (CADDY_BIN) share sessions through Redis.
@@ -155,17 +157,13 @@ func TestClusterNodeRefillsWhatItMissedWhileItsPubSubConnectionWasDown(t *testin
 		fmt.Sprintf("redis://%s:%s@%s/0", user, password, sharedRedisAddr), prefix)
 	const session = "cluster-kill"
 
-	seed := watchWS(c.b, "/", map[string]any{"sessionId": session, "envelope": true}, true)
-	byURL := watchWS(c.b, "/api/import/progress/"+session, nil, true)
-	sse := watchSSE(c.b, session, "")
-	poll := watchPoll(c.b, session, 0)
-	subscribersOn(t, c.b, map[string]int{"websocket": 2, "sse": 1, "poll": 1})
+	streams := watchEveryKind(t, c.b, session)
 
 	sent := append(progressEvents(session, 1, 30), completeEvent(session))
 	for _, e := range sent[:10] {
 		c.a.mustPost(e)
 	}
-	reachAll(t, 10, seed, byURL, sse, poll)
+	reachAll(t, 10, streams...)
 	killed, ok := pubsubConnOf(t, rdb, user)
 	if !ok {
 		t.Fatalf("no progress-relay:pubsub: connection of user %s in CLIENT LIST", user)
@@ -195,7 +193,7 @@ func TestClusterNodeRefillsWhatItMissedWhileItsPubSubConnectionWasDown(t *testin
 	if got := c.b.metricValue("caddy_progress_relay_broker_reconnects_total"); got < 1 {
 		t.Fatalf("B's broker reconnects = %v, want at least 1", got)
 	}
-	reachAll(t, 20, seed, byURL, sse, poll)
+	reachAll(t, 20, streams...)
 	if got := c.b.metricValue("caddy_progress_relay_gap_fills_total"); got <= fillsBefore {
 		t.Fatalf("B's gap fills stayed at %v after it resubscribed", got)
 	}
@@ -205,7 +203,7 @@ func TestClusterNodeRefillsWhatItMissedWhileItsPubSubConnectionWasDown(t *testin
 
 	onA := watchPoll(c.a, session, 0).wait(t)
 	reportedRun(t, "long-poll on A", onA, sent)
-	for _, s := range []*stream{seed, byURL, sse, poll} {
+	for _, s := range streams {
 		sameEvents(t, s.what, s.wait(t), onA)
 	}
 }
@@ -213,21 +211,21 @@ func TestClusterNodeRefillsWhatItMissedWhileItsPubSubConnectionWasDown(t *testin
 // outage is a way for Redis to become unreachable without losing what it acknowledged.
 type outage struct {
 	name       string
-	begin, end func(*redisProcess)
+	begin, end func(*redistest.Server)
 }
 
 var outages = []outage{
 	{
 		// Connections are refused until the server is back; it reloads its append-only file.
 		name:  "killed and restarted",
-		begin: (*redisProcess).kill,
-		end:   (*redisProcess).start,
+		begin: (*redistest.Server).Kill,
+		end:   (*redistest.Server).Start,
 	},
 	{
 		// Connections stay open and nothing answers: every call must time out, not hang.
 		name:  "frozen",
-		begin: func(s *redisProcess) { s.signal(syscall.SIGSTOP) },
-		end:   func(s *redisProcess) { s.signal(syscall.SIGCONT) },
+		begin: func(s *redistest.Server) { s.Signal(syscall.SIGSTOP) },
+		end:   func(s *redistest.Server) { s.Signal(syscall.SIGCONT) },
 	},
 }
 
@@ -235,16 +233,11 @@ func TestClusterRedisOutageAnswers503AndLosesNothingAcknowledged(t *testing.T) {
 	caddyBinary(t)
 	for _, o := range outages {
 		t.Run(o.name, func(t *testing.T) {
-			srv := startRedisProcess(t)
-			c := startCluster(t, srv.url(), srv.url(), "relay:")
+			srv := redistest.Start(t)
+			c := startCluster(t, srv.URL(), srv.URL(), "relay:")
 			const session = "cluster-outage"
 
-			seed := watchWS(c.b, "/", map[string]any{"sessionId": session, "envelope": true}, true)
-			byURL := watchWS(c.b, "/api/import/progress/"+session, nil, true)
-			sse := watchSSE(c.b, session, "")
-			poll := watchPoll(c.b, session, 0)
-			subscribersOn(t, c.b, map[string]int{"websocket": 2, "sse": 1, "poll": 1})
-			streams := []*stream{seed, byURL, sse, poll}
+			streams := watchEveryKind(t, c.b, session)
 
 			sent := append(progressEvents(session, 1, 10), completeEvent(session))
 			for _, e := range sent[:5] {
@@ -305,4 +298,18 @@ func TestClusterRedisOutageAnswers503AndLosesNothingAcknowledged(t *testing.T) {
 			sameEvents(t, "late joiner on B", watchPoll(c.b, session, 0).wait(t), onA)
 		})
 	}
+}
+
+// watchEveryKind subscribes one stream of each kind on n to session from its start (WebSocket seed
+// protocol with envelopes, WebSocket by URL, SSE, long-poll) and waits until n counts them all.
+func watchEveryKind(t *testing.T, n *node, session string) []*stream {
+	t.Helper()
+	streams := []*stream{
+		watchWS(n, "/", map[string]any{"sessionId": session, "envelope": true}, true),
+		watchWS(n, "/api/import/progress/"+session, nil, true),
+		watchSSE(n, session, ""),
+		watchPoll(n, session, 0),
+	}
+	subscribersOn(t, n, map[string]int{"websocket": 2, "sse": 1, "poll": 1})
+	return streams
 }

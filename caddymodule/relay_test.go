@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -160,6 +161,21 @@ type sseEvent struct {
 func readSSE(t *testing.T, body io.Reader, n int) []sseEvent {
 	t.Helper()
 	var out []sseEvent
+	err := scanSSE(body, func(ev sseEvent) bool {
+		out = append(out, ev)
+		return len(out) < n
+	})
+	if errors.Is(err, errEventLine) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// errEventLine: the relay never writes an event: line, so that a browser's onmessage fires.
+var errEventLine = errors.New("SSE stream carried an event: line")
+
+// scanSSE hands each event of an SSE body to each until it returns false or the body ends.
+func scanSSE(body io.Reader, each func(sseEvent) bool) error {
 	var cur sseEvent
 	var data []string
 	sc := bufio.NewScanner(body)
@@ -169,9 +185,8 @@ func readSSE(t *testing.T, body io.Reader, n int) []sseEvent {
 		case line == "":
 			if data != nil {
 				cur.data = strings.Join(data, "\n")
-				out = append(out, cur)
-				if len(out) == n {
-					return out
+				if !each(cur) {
+					return nil
 				}
 			}
 			cur, data = sseEvent{}, nil
@@ -181,10 +196,10 @@ func readSSE(t *testing.T, body io.Reader, n int) []sseEvent {
 		case strings.HasPrefix(line, "data: "):
 			data = append(data, line[6:])
 		case strings.HasPrefix(line, "event:"):
-			t.Fatalf("SSE stream carried an event: line %q", line)
+			return fmt.Errorf("%w: %q", errEventLine, line)
 		}
 	}
-	return out
+	return sc.Err()
 }
 
 type envelope struct {

@@ -9,56 +9,23 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Caddys, freePort } from "../lib/caddy.mjs";
 import { caddyfile, clusterCaddyfile, secret } from "./caddyfile.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const caddy = process.env.CADDY_BIN ?? path.join(here, "..", "..", "caddy");
 const redisHost = ["-h", "127.0.0.1", "-p", "6379"];
 
-async function freePort() {
-  const srv = net.createServer().listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, "close");
-  return port;
-}
-
 const dir = mkdtempSync(path.join(os.tmpdir(), "relay-sio-"));
-const servers = [];
+const caddys = new Caddys(caddy);
 
-// startCaddy runs Caddy with config (written to dir/file) and resolves once base answers health
-// checks; on failure it stops what runs, prints the log and exits.
+// startCaddy writes config to file and starts Caddy with it, serving base.
 async function startCaddy(name, file, config, base) {
   writeFileSync(file, config);
-  const proc = spawn(caddy, ["run", "--config", file, "--adapter", "caddyfile"], { stdio: ["ignore", "ignore", "pipe"] });
-  const server = { name, proc, log: "" };
-  proc.stderr.on("data", (b) => { server.log = (server.log + b).slice(-20000); });
-  servers.push(server);
-  for (let i = 0; ; i++) {
-    try {
-      const res = await fetch(`${base}/relay/health`);
-      if (res.ok) return server;
-    } catch {}
-    if (i > 200 || proc.exitCode !== null) {
-      console.error(`caddy (${name}) did not start:\n${server.log}`);
-      await stopAll();
-      process.exit(1);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stopAll() {
-  await Promise.all(servers.map(async ({ proc }) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill("SIGTERM");
-    await once(proc, "exit");
-  }));
+  return caddys.start(name, file, base);
 }
 
 function redisAnswers() {
@@ -111,10 +78,8 @@ if (redisAnswers()) {
 
 const tests = spawn(process.execPath, ["--test", "--test-reporter=spec", "--test-timeout=120000", "test/"], { cwd: here, env, stdio: "inherit" });
 const [code] = await once(tests, "exit");
-await stopAll();
+await caddys.stopAll();
 if (clusterPrefix) deleteKeys(clusterPrefix);
 rmSync(dir, { recursive: true, force: true });
-if (code !== 0) {
-  for (const { name, log } of servers) console.error(`--- ${name}'s last log lines ---\n${log.slice(-6000)}`);
-}
+if (code !== 0) caddys.printLogs();
 process.exit(code ?? 1);

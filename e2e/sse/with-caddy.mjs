@@ -5,23 +5,14 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Caddys, freePort } from "../lib/caddy.mjs";
 import { createBackend } from "./backend.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const caddy = process.env.CADDY_BIN ?? path.join(here, "..", "..", "caddy");
-
-async function freePort() {
-  const srv = net.createServer().listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, "close");
-  return port;
-}
 
 const backend = createBackend().listen(0, "127.0.0.1");
 await once(backend, "listening");
@@ -40,6 +31,15 @@ const sites = {
 };
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "relay-sse-"));
+const caddys = new Caddys(caddy);
+
+async function stopAll() {
+  await caddys.stopAll();
+  backend.closeAllConnections();
+  backend.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 const servers = {};
 for (const [mode, relay] of Object.entries(sites)) {
   const port = await freePort();
@@ -54,37 +54,7 @@ http://127.0.0.1:${port} {
 	reverse_proxy /api/* ${backendAddr}
 }
 `);
-  const proc = spawn(caddy, ["run", "--config", file, "--adapter", "caddyfile"], { stdio: ["ignore", "ignore", "pipe"] });
-  const server = { proc, base: `http://127.0.0.1:${port}`, log: "" };
-  proc.stderr.on("data", (b) => { server.log = (server.log + b).slice(-20000); });
-  servers[mode] = server;
-}
-
-async function stopAll() {
-  await Promise.all(Object.values(servers).map(async ({ proc }) => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill("SIGTERM");
-      await once(proc, "exit");
-    }
-  }));
-  backend.closeAllConnections();
-  backend.close();
-  rmSync(dir, { recursive: true, force: true });
-}
-
-for (const [mode, server] of Object.entries(servers)) {
-  for (let i = 0; ; i++) {
-    try {
-      const res = await fetch(`${server.base}/relay/health`);
-      if (res.ok) break;
-    } catch {}
-    if (i > 200 || server.proc.exitCode !== null) {
-      console.error(`caddy (${mode}) did not start:\n${server.log}`);
-      await stopAll();
-      process.exit(1);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  servers[mode] = await caddys.start(mode, file, `http://127.0.0.1:${port}`);
 }
 
 const env = {
@@ -96,10 +66,6 @@ const env = {
 const tests = spawn(process.execPath, ["--test", "--test-reporter=spec", "--test-timeout=120000", "--test-concurrency=1", "test/"],
   { cwd: here, env, stdio: "inherit" });
 const [code] = await once(tests, "exit");
+if (code !== 0) caddys.printLogs();
 await stopAll();
-if (code !== 0) {
-  for (const [mode, { log }] of Object.entries(servers)) {
-    console.error(`--- caddy (${mode}): last log lines ---\n${log.slice(-6000)}`);
-  }
-}
 process.exit(code ?? 1);

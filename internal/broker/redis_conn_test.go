@@ -17,23 +17,24 @@ import (
 	"time"
 
 	"github.com/progress-relay/progress-relay/internal/broker"
+	"github.com/progress-relay/progress-relay/internal/redistest"
 )
 
 func TestRedisURLCarriesPasswordAndDatabase(t *testing.T) {
-	srv := startRedisServer(t, "--requirepass", "s3cret")
+	srv := redistest.Start(t, "--requirepass", "s3cret")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := broker.NewRedis(ctx, broker.RedisOptions{URL: "redis://:not-the-pass@" + srv.addr()}, broker.Defaults())
+	_, err := broker.NewRedis(ctx, broker.RedisOptions{URL: "redis://:not-the-pass@" + srv.Addr()}, broker.Defaults())
 	if err == nil || strings.Contains(err.Error(), "not-the-pass") {
 		t.Fatalf("NewRedis with a wrong password = %v; want a refusal that does not show the password", err)
 	}
 
-	url := "redis://:s3cret@" + srv.addr() + "/3"
+	url := "redis://:s3cret@" + srv.Addr() + "/3"
 	n := newNode(t, url, "relay:", broker.Defaults())
 	sub := subscribe(t, n, "s1", 0)
 	publishN(t, n.broker, "s1", "complete", 1)
 	wantSeqs(t, collect(t, sub, 1), 1, 1)
-	raw := rawClient(t, "redis://:s3cret@"+srv.addr()+"/0")
+	raw := rawClient(t, "redis://:s3cret@"+srv.Addr()+"/0")
 	if k := raw.Exists(ctx, broker.SessionKeys(n.broker, "s1")[0]).Val(); k != 0 {
 		t.Fatal("the session is in database 0, not 3")
 	}
@@ -79,32 +80,32 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 
 func TestRedisOverTLS(t *testing.T) {
 	cert, key := selfSignedCert(t, t.TempDir())
-	srv := startRedisServer(t, "--port", "0", "--tls-port", "{port}", "--tls-cert-file", cert,
+	srv := redistest.Start(t, "--port", "0", "--tls-port", "{port}", "--tls-cert-file", cert,
 		"--tls-key-file", key, "--tls-auth-clients", "no")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	_, err := broker.NewRedis(ctx, broker.RedisOptions{URL: "rediss://" + srv.addr()}, broker.Defaults())
+	_, err := broker.NewRedis(ctx, broker.RedisOptions{URL: "rediss://" + srv.Addr()}, broker.Defaults())
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("NewRedis with an untrusted certificate = %v, want a certificate error", err)
 	}
 	// The certificate is self-signed, so this test trusts it by skipping verification.
-	n := newNode(t, "rediss://"+srv.addr()+"?skip_verify=true", "relay:", broker.Defaults())
+	n := newNode(t, "rediss://"+srv.Addr()+"?skip_verify=true", "relay:", broker.Defaults())
 	sub := subscribe(t, n, "s1", 0)
 	publishN(t, n.broker, "s1", "progress", 3)
 	wantSeqs(t, collect(t, sub, 3), 1, 3)
 }
 
 func TestRedisThroughSentinel(t *testing.T) {
-	master := startRedisServer(t)
-	sentinel := startSentinel(t, master)
-	url := "redis://" + sentinel.addr() + "?master_name=mymaster"
+	master := redistest.Start(t)
+	sentinel := redistest.Sentinel(t, master)
+	url := "redis://" + sentinel.Addr() + "?master_name=mymaster"
 	a := newNode(t, url, "relay:", broker.Defaults())
 	b := newNode(t, url, "relay:", broker.Defaults())
 	sub := subscribe(t, b, "s1", 0)
 	publishN(t, a.broker, "s1", "progress", 3)
 	wantSeqs(t, collect(t, sub, 3), 1, 3)
-	raw := rawClient(t, master.url())
+	raw := rawClient(t, master.URL())
 	if n := raw.Exists(context.Background(), broker.SessionKeys(a.broker, "s1")[0]).Val(); n != 1 {
 		t.Fatal("the session is not on the master the sentinel names")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/progress-relay/progress-relay/internal/broker"
 	"github.com/progress-relay/progress-relay/internal/event"
 	"github.com/progress-relay/progress-relay/internal/hub"
+	"github.com/progress-relay/progress-relay/internal/redistest"
 )
 
 // pubsubConnID finds the client ID of r's pub/sub connection in CLIENT LIST.
@@ -128,8 +129,8 @@ func TestRedisUnreachableMakesEveryCallFailAsUnavailable(t *testing.T) {
 }
 
 func TestRedisRestartLosesNothingAcknowledged(t *testing.T) {
-	srv := startRedisServer(t)
-	url := srv.url()
+	srv := redistest.Start(t)
+	url := srv.URL()
 	a := newNode(t, url, "relay:", broker.Defaults())
 	b := newNode(t, url, "relay:", broker.Defaults())
 	ctx := context.Background()
@@ -138,7 +139,7 @@ func TestRedisRestartLosesNothingAcknowledged(t *testing.T) {
 	acked := publishN(t, a.broker, "s1", "progress", 5)
 	wantSeqs(t, collect(t, sub, 5), 1, 5)
 
-	srv.kill()
+	srv.Kill()
 	if _, err := a.broker.Publish(ctx, []event.Input{input("s1", "progress", "", 99)}); !errors.Is(err, broker.ErrUnavailable) {
 		t.Fatalf("Publish with Redis down = %v, want ErrUnavailable", err)
 	}
@@ -151,7 +152,7 @@ func TestRedisRestartLosesNothingAcknowledged(t *testing.T) {
 	default:
 	}
 
-	srv.start()
+	srv.Start()
 	// The first call on each pooled connection finds it dead; a webhook sender retries the same way.
 	waitFor(t, "Publish to succeed again", func() bool {
 		res, err := a.broker.Publish(ctx, []event.Input{input("s1", "progress", "", 6)})
@@ -172,12 +173,12 @@ func TestRedisRestartLosesNothingAcknowledged(t *testing.T) {
 }
 
 func TestRedisNodeStartedWhileRedisIsDownWorksOnceItIsUp(t *testing.T) {
-	srv := newRedisServer(t)
-	n := newNode(t, srv.url(), "relay:", broker.Defaults())
+	srv := redistest.New(t)
+	n := newNode(t, srv.URL(), "relay:", broker.Defaults())
 	if err := n.broker.Health(context.Background()); !errors.Is(err, broker.ErrUnavailable) {
 		t.Fatalf("Health before Redis started = %v, want ErrUnavailable", err)
 	}
-	srv.start()
+	srv.Start()
 	waitFor(t, "the node to reach Redis", func() bool { return n.broker.Health(context.Background()) == nil })
 	// Whether the pub/sub connection is back before these events or after, the subscriber gets them:
 	// live, or from the stream when the first subscription resyncs the hub.
@@ -188,9 +189,9 @@ func TestRedisNodeStartedWhileRedisIsDownWorksOnceItIsUp(t *testing.T) {
 }
 
 func TestRedisOutOfMemoryRefusesTheWholeBatch(t *testing.T) {
-	srv := startRedisServer(t)
-	n := newNode(t, srv.url(), "relay:", broker.Defaults())
-	raw := rawClient(t, srv.url())
+	srv := redistest.Start(t)
+	n := newNode(t, srv.URL(), "relay:", broker.Defaults())
+	raw := rawClient(t, srv.URL())
 	ctx := context.Background()
 	publishN(t, n.broker, "s1", "progress", 2)
 

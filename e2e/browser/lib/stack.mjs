@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../lib/caddy.mjs';
 import { caddyBin, canStartRelays, relayURL, repoRoot } from './env.mjs';
 
 const SECRET = 'e2e-webhook-secret';
@@ -22,15 +23,7 @@ function buildBackend() {
   return backendBin;
 }
 
-export async function freePort() {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
+export { freePort };
 
 // relayBlock is the progress_relay configuration for the options. The transport switches follow
 // the Caddyfile syntax of the module (socketio off, websocket off, sse off, poll off).

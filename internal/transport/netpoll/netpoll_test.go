@@ -27,6 +27,19 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// watch puts conn in the poller's care; the poller is Linux's, so elsewhere the test is skipped.
+func watch(t *testing.T, conn net.Conn, onReadable func(*Watcher)) *Watcher {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller is Linux's")
+	}
+	w := Watch(conn, onReadable)
+	if w == nil {
+		t.Fatal("a TCP connection was not watched")
+	}
+	return w
+}
+
 type wake struct {
 	n   int
 	err error
@@ -34,19 +47,13 @@ type wake struct {
 }
 
 func TestWatcherWakesOncePerArmingAndSeesTheClose(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the poller is Linux's")
-	}
 	server, client := tcpPair(t)
 	wakes := make(chan wake, 10)
-	w := Watch(server, func(w *Watcher) {
+	w := watch(t, server, func(w *Watcher) {
 		b := make([]byte, 64)
 		n, err := w.Read(b)
 		wakes <- wake{n, err, b[:n]}
 	})
-	if w == nil {
-		t.Fatal("a TCP connection was not watched")
-	}
 	defer w.Stop()
 	next := func() wake {
 		select {
@@ -84,14 +91,8 @@ func TestWatcherWakesOncePerArmingAndSeesTheClose(t *testing.T) {
 }
 
 func TestReadWithNothingThereDoesNotWait(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the poller is Linux's")
-	}
 	server, _ := tcpPair(t)
-	w := Watch(server, func(*Watcher) {})
-	if w == nil {
-		t.Fatal("a TCP connection was not watched")
-	}
+	w := watch(t, server, func(*Watcher) {})
 	defer w.Stop()
 	done := make(chan error, 1)
 	go func() { _, err := w.Read(make([]byte, 8)); done <- err }()
@@ -115,14 +116,8 @@ func TestWhatIsNotASocketIsNotWatched(t *testing.T) {
 }
 
 func TestClosedSocketFailsRearm(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the poller is Linux's")
-	}
 	server, _ := tcpPair(t)
-	w := Watch(server, func(*Watcher) {})
-	if w == nil {
-		t.Fatal("a TCP connection was not watched")
-	}
+	w := watch(t, server, func(*Watcher) {})
 	w.Stop()
 	server.Close()
 	if err := w.Rearm(); err == nil {
