@@ -175,15 +175,6 @@ func rateCell(r *scenario.Record) string {
 	return num(r.SustainedRate) + " ev/s"
 }
 
-func subsOf(rs ...*scenario.Record) int {
-	for _, r := range rs {
-		if r != nil && r.Subscribers > 0 {
-			return r.Subscribers
-		}
-	}
-	return 0
-}
-
 func rssOf(r *scenario.Record) float64 {
 	if r == nil {
 		return 0

@@ -33,10 +33,6 @@ func (e *Env) serverOptions() server.Options {
 	return server.Options{History: e.History, Queue: 1 << 20, SocketIO: true}
 }
 
-func (e *Env) logf(format string, args ...any) {
-	fmt.Fprintf(e.Log, "# "+format+"\n", args...)
-}
-
 // run starts a server, hands it to f and stops it, turning a setup failure into a failed record.
 func (e *Env) run(ctx context.Context, rec *Record, o server.Options, f func(*server.Server) error) {
 	rec.Target = e.Target

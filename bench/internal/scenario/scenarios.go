@@ -21,31 +21,51 @@ import (
 func (e *Env) Broadcast(ctx context.Context, transport string, subs int, rate float64, batch int, duration time.Duration) {
 	rec := &Record{Scenario: "broadcast", Transport: transport}
 	e.run(ctx, rec, e.serverOptions(), func(srv *server.Server) error {
-		if ts, note := transportsOf(srv, []string{transport}); len(ts) == 0 {
-			rec.Note, rec.OK = note, true
-			e.Sink.Emit(rec)
-			return nil
-		}
-		d, err := wire.NewDialer(srv.Addr, subs+64)
-		if err != nil {
+		one, err := e.oneSession(ctx, srv, rec, transport, "broadcast-", subs)
+		if one == nil {
 			return err
 		}
-		sessions := []string{"broadcast-" + transport}
-		groups, err := e.subscribe(ctx, srv, d, sessions, []string{transport}, subs)
-		if err != nil {
-			return err
-		}
-		defer closeAll(groups)
-		base, err := e.warmUp(ctx, srv, d, groups, sessions)
-		if err != nil {
-			return err
-		}
-		measurement(ctx, srv, groups, publish.Config{Dialer: d, Path: e.Hook, Sessions: sessions,
-			PerSession: uint64(rate * duration.Seconds()), Base: base, Rate: rate, Batch: batch,
+		defer closeAll(one.groups)
+		measurement(ctx, srv, one.groups, publish.Config{Dialer: one.d, Path: e.Hook, Sessions: one.sessions,
+			PerSession: uint64(rate * duration.Seconds()), Base: one.base, Rate: rate, Batch: batch,
 			Workers: workersFor(rate, batch), Limit: duration + 10*time.Second}, rec)
 		e.Sink.Emit(rec)
 		return nil
 	})
+}
+
+// subscribedSession is one session with its subscribers connected and warmed up.
+type subscribedSession struct {
+	d        *wire.Dialer
+	sessions []string // the one session
+	groups   []*group
+	base     uint64 // the n the first measured event carries
+}
+
+// oneSession connects subs subscribers of transport to the session prefix+transport and warms
+// them up. It returns nil when the server lacks the transport (rec then says so and is emitted)
+// or on an error.
+func (e *Env) oneSession(ctx context.Context, srv *server.Server, rec *Record, transport, prefix string, subs int) (*subscribedSession, error) {
+	if ts, note := transportsOf(srv, []string{transport}); len(ts) == 0 {
+		rec.Note, rec.OK = note, true
+		e.Sink.Emit(rec)
+		return nil, nil
+	}
+	d, err := wire.NewDialer(srv.Addr, subs+64)
+	if err != nil {
+		return nil, err
+	}
+	sessions := []string{prefix + transport}
+	groups, err := e.subscribe(ctx, srv, d, sessions, []string{transport}, subs)
+	if err != nil {
+		return nil, err
+	}
+	base, err := e.warmUp(ctx, srv, d, groups, sessions)
+	if err != nil {
+		closeAll(groups)
+		return nil, err
+	}
+	return &subscribedSession{d: d, sessions: sessions, groups: groups, base: base}, nil
 }
 
 // SearchLimit is the latency bound of the rate search: p99 publish→receive.
@@ -58,25 +78,12 @@ const SearchLimit = 50 * time.Millisecond
 func (e *Env) Search(ctx context.Context, transport string, subs int, start float64, step time.Duration, refine, maxSteps int) {
 	sum := &Record{Scenario: "search-max", Transport: transport}
 	e.run(ctx, sum, e.serverOptions(), func(srv *server.Server) error {
-		if ts, note := transportsOf(srv, []string{transport}); len(ts) == 0 {
-			sum.Note, sum.OK = note, true
-			e.Sink.Emit(sum)
-			return nil
-		}
-		d, err := wire.NewDialer(srv.Addr, subs+64)
-		if err != nil {
+		one, err := e.oneSession(ctx, srv, sum, transport, "search-", subs)
+		if one == nil {
 			return err
 		}
-		sessions := []string{"search-" + transport}
-		groups, err := e.subscribe(ctx, srv, d, sessions, []string{transport}, subs)
-		if err != nil {
-			return err
-		}
-		defer closeAll(groups)
-		base, err := e.warmUp(ctx, srv, d, groups, sessions)
-		if err != nil {
-			return err
-		}
+		defer closeAll(one.groups)
+		d, sessions, groups, base := one.d, one.sessions, one.groups, one.base
 		pass, fail := 0.0, math.Inf(1)
 		rate := start
 		for i := 0; i < maxSteps && ctx.Err() == nil; i++ {
