@@ -157,13 +157,13 @@ type sseEvent struct {
 	data string
 }
 
-// readSSE reads n events (or until the stream ends) from an SSE body.
+// readSSE reads n events from an SSE body, or every event until it ends when n < 0.
 func readSSE(t *testing.T, body io.Reader, n int) []sseEvent {
 	t.Helper()
 	var out []sseEvent
 	err := scanSSE(body, func(ev sseEvent) bool {
 		out = append(out, ev)
-		return len(out) < n
+		return n < 0 || len(out) < n // n < 0: until the stream ends
 	})
 	if errors.Is(err, errEventLine) {
 		t.Fatal(err)
